@@ -1,0 +1,17 @@
+"""The core layer: vthreads, carriers, parking, timers, cancellation.
+
+Knows nothing of sockets or patching.  Upper layers import from here only.
+"""
+
+from ._block import TIMEOUT, block, timeout_to_deadline
+from ._cancel import (CancelScope, current_effective_deadline, fail_after,
+                      fail_at, move_on_after, move_on_at)
+from ._errors import Cancelled
+from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
+                   wait_writable)
+from ._runtime import configure, current_runtime, shutdown
+from ._taskgroup import TaskGroup
+from ._threadtask import current_task
+from ._ticket import INTERRUPT, Ticket
+from ._to_thread import to_thread
+from ._vthread import ExceptHookArgs, VThread, default_excepthook

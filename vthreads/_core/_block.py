@@ -1,0 +1,68 @@
+"""The park protocol: the one way any library call blocks.
+
+``block()`` parks the current task -- a vthread or a plain OS thread --
+until a waker fires its ticket, the call's timeout passes, or a cancel
+scope cancels it.  Every wait in the library (sleep, join, fd readiness,
+the primitives, to_thread) is a ``register`` function that puts the ticket
+where a waker will find it, an ``unregister`` that takes it back when the
+wait is abandoned, and a reason for dumps.
+
+The loop: check the scopes (raising Cancelled), register a fresh ticket,
+park with the nearest deadline, and on TIMEOUT or INTERRUPT unregister and
+check again.  An interrupt that does not turn out to be a cancellation
+(a shield, a moved deadline) simply parks again.
+
+Threads: runs in the parking task's own thread.
+"""
+
+import math
+
+from .. import _originals as _o
+from ._cancel import check as _check_cancel
+from ._threadtask import current_task
+from ._ticket import INTERRUPT, TIMEOUT, Ticket
+
+__all__ = ["block", "TIMEOUT", "timeout_to_deadline"]
+
+
+def timeout_to_deadline(timeout):
+    """None -> None; seconds -> a monotonic deadline.  Rejects NaN and < 0."""
+    if timeout is None:
+        return None
+    timeout = float(timeout)
+    if timeout < 0 or math.isnan(timeout):
+        raise ValueError("timeout must be a non-negative number")
+    if timeout == math.inf:
+        return None
+    return _o.monotonic() + timeout
+
+
+def block(reason, obj=None, register=None, unregister=None, deadline=None,
+          io=None):
+    """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
+
+    ``io=(fd, events)`` waits for fd readiness instead of a waker.
+    """
+    task = current_task()
+    while True:
+        scope_deadline = _check_cancel(task)
+        park_deadline = deadline
+        if scope_deadline is not None and (
+                deadline is None or scope_deadline < deadline):
+            park_deadline = scope_deadline
+        ticket = Ticket((task,))
+        if io is not None:
+            value = task._park_io(ticket, io[0], io[1], reason, obj,
+                                  park_deadline)
+        else:
+            if register is not None:
+                register(ticket)
+            value = task._park(ticket, reason, obj, park_deadline)
+        if value is TIMEOUT or value is INTERRUPT:
+            if unregister is not None:
+                unregister(ticket)
+            if value is TIMEOUT and deadline is not None \
+                    and _o.monotonic() >= deadline:
+                return TIMEOUT
+            continue
+        return value

@@ -1,0 +1,265 @@
+"""A carrier: one OS thread that runs vthreads, their timers and their I/O.
+
+The hub is the carrier thread's main greenlet.  Its loop:
+  1. take what other threads posted (wake-ups, calls) and what was injected
+     from outside the runtime;
+  2. fire the timers that are due;
+  3. harvest fd readiness from this carrier's poller -- without blocking if
+     there is work, else blocking until the next timer or a wake-up;
+  4. run up to BATCH ready vthreads (they also hand over to each other
+     directly, see _switch), then go back to 1.
+An idle carrier first tries to steal unstarted vthreads from the others.
+
+Threads and guards:
+- Owner thread only: ``runq`` entries that are VThreads, ``timers``,
+  ``stale_timers``, ``budget``, ``live``, the poller except ``wake()``.
+- ``_lock`` guards ``_ready_in``, ``_calls_in``, ``_sleeping`` and
+  ``_notified``.  A poster appends under it and wakes the poller only if
+  the carrier is asleep and nobody woke it yet; the carrier sets
+  ``_sleeping`` under it after re-checking both inboxes and the injection
+  queue, so a post is either seen before sleeping or wakes the sleep.
+- ``runq`` and ``stealable`` are deques, whose single operations are
+  atomic (GIL, or the deque's own lock on free-threaded builds).  Other
+  carriers only ``pop()`` claims from ``stealable``.  A claim is the list
+  ``[vt]`` of an unstarted vthread; whoever pops the vthread out of it
+  starts it, so a claim sitting in two queues still starts once.
+- Reads of ``runq``, ``_ready_in`` or ``_sleeping`` from other threads
+  without the lock are hints used only to skip work; a stale hint costs
+  parallelism or a wake-up syscall, never correctness.
+"""
+
+import heapq
+from collections import deque
+
+from .. import _originals as _o
+from .._poller import Backend
+from ._switch import VGreenlet, enter, getcurrent
+from ._ticket import TIMEOUT
+from ._vthread import RUNNING
+from ._completion import stripe
+from ._errors import Cancelled
+
+BATCH = 64            # vthreads run between two looks at timers and fds
+_INJECT_TAKE = 64     # injected vthreads taken per loop
+
+
+class Carrier:
+    def __init__(self, runtime, index, multi):
+        self.runtime = runtime
+        self.index = index
+        self.runq = deque()
+        self.stealable = deque()
+        self.timers = []
+        self.stale_timers = 0
+        self._timer_seq = 0
+        self.budget = 0
+        self.live = set()
+        self.poller = Backend()
+        self.hub = None
+        self.thread_id = None
+        self.thread = None
+        self._lock = _o.allocate_lock()
+        self._ready_in = []
+        self._calls_in = []
+        self._sleeping = False
+        self._notified = False
+        self._stopped = False
+        self._multi = multi
+
+    def __repr__(self):
+        return (f"<Carrier {self.index} live={len(self.live)} "
+                f"ready={len(self.runq)} timers={len(self.timers)}>")
+
+    # --- posting from other threads --------------------------------------
+
+    def post_ready(self, vt):
+        with self._lock:
+            self._ready_in.append(vt)
+            wake = self._sleeping and not self._notified
+            if wake:
+                self._notified = True
+        if wake:
+            self.poller.wake()
+
+    def post_call(self, fn):
+        with self._lock:
+            self._calls_in.append(fn)
+            wake = self._sleeping and not self._notified
+            if wake:
+                self._notified = True
+        if wake:
+            self.poller.wake()
+
+    def wake_if_sleeping(self):
+        """Wake the carrier if it sleeps; True if this call woke it."""
+        if not self._sleeping:        # hint; re-checked under the lock
+            return False
+        with self._lock:
+            wake = self._sleeping and not self._notified
+            if wake:
+                self._notified = True
+        if wake:
+            self.poller.wake()
+        return wake
+
+    # --- owner-thread helpers used by vthreads ----------------------------
+
+    def add_timer(self, deadline, ticket):
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (deadline, self._timer_seq, ticket))
+
+    def push_new(self, claim):
+        """Queue an unstarted vthread spawned on this carrier."""
+        self.runq.append(claim)
+        if self._multi:
+            self.stealable.append(claim)
+            self.runtime.wake_idle(self)
+
+    def pick(self):
+        """The next greenlet to run, or None (empty, or batch used up)."""
+        runq = self.runq
+        while runq and self.budget > 0:
+            self.budget -= 1
+            x = runq.popleft()
+            if type(x) is list:
+                try:
+                    vt = x.pop()
+                except IndexError:
+                    continue           # started elsewhere (stolen)
+                g = self._start(vt, x)
+                if g is not None:
+                    return g
+            else:
+                return x._g
+        return None
+
+    def _start(self, vt, claim):
+        if self._multi:
+            st = self.stealable
+            try:
+                if st[0] is claim:
+                    st.popleft()
+            except IndexError:
+                pass
+        with stripe(vt):
+            vt._carrier = self
+            cancelled = vt._cancel_requested or self.runtime.closing
+        if cancelled:
+            vt._fn = vt._args = vt._kwargs = vt._ctx = None
+            vt._finish(None, Cancelled("cancelled before it started"))
+            return None
+        g = VGreenlet(vt._main, self.hub)
+        g.vt = vt
+        g.gr_context = vt._ctx
+        vt._ctx = None
+        vt._g = g
+        vt._state = RUNNING
+        self.live.add(vt)
+        return g
+
+    # --- the hub ------------------------------------------------------------
+
+    def run(self):
+        """The carrier thread's body."""
+        self.hub = getcurrent()
+        self.thread_id = _o.get_ident()
+        self.runtime._carrier_started(self)
+        try:
+            while not self._stopped:
+                self._maintain()
+                self.budget = BATCH
+                g = self.pick()
+                while g is not None:
+                    enter(g)
+                    g = self.pick()
+        finally:
+            self.poller.close()
+            self.runtime._carrier_stopped(self)
+
+    def _take_posts(self):
+        with self._lock:
+            ready, self._ready_in = self._ready_in, []
+            calls, self._calls_in = self._calls_in, []
+        if ready:
+            self.runq.extend(ready)
+        for fn in calls:
+            fn()
+
+    def _take_injected(self):
+        inj = self.runtime.injected
+        for _ in range(_INJECT_TAKE):
+            try:
+                claim = inj.popleft()
+            except IndexError:
+                break
+            self.runq.append(claim)
+            if self._multi:
+                self.stealable.append(claim)
+
+    def _steal(self):
+        for victim in self.runtime.carriers:
+            if victim is self:
+                continue
+            st = victim.stealable
+            n = (len(st) + 1) // 2
+            got = 0
+            while got < n:
+                try:
+                    claim = st.pop()
+                except IndexError:
+                    break
+                if claim:
+                    self.runq.append(claim)
+                    got += 1
+            if got:
+                return True
+        return False
+
+    def _fire_timers(self, now):
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            heapq.heappop(timers)[2].fire(TIMEOUT)
+        if self.stale_timers > 64 and self.stale_timers * 2 > len(timers):
+            self.timers = [e for e in timers if e[2]]
+            heapq.heapify(self.timers)
+            self.stale_timers = 0
+
+    def _maintain(self):
+        if self._ready_in or self._calls_in:
+            self._take_posts()
+        rt = self.runtime
+        if rt.injected:
+            self._take_injected()
+        now = _o.monotonic()
+        self._fire_timers(now)
+        poller = self.poller
+        if self.runq:
+            if poller.waiting:
+                for ticket, rev in poller.poll(0):
+                    ticket.fire(rev)
+            return
+        if self._multi and self._steal():
+            return
+        if rt.closing and not self.live and not rt.injected:
+            self._stopped = True
+            return
+        # Nothing to run: sleep in the poller until a timer, an fd or a post.
+        with self._lock:
+            if self._ready_in or self._calls_in or rt.injected:
+                sleep = False
+            else:
+                sleep = self._sleeping = True
+        if sleep:
+            timers = self.timers
+            timeout = max(timers[0][0] - _o.monotonic(), 0.0) if timers else None
+            try:
+                events = poller.poll(timeout)
+            finally:
+                with self._lock:
+                    self._sleeping = self._notified = False
+            for ticket, rev in events:
+                ticket.fire(rev)
+        self._take_posts()
+        if rt.injected:
+            self._take_injected()
+        self._fire_timers(_o.monotonic())

@@ -1,0 +1,118 @@
+"""The core's public operations: spawn, run, sleep, checkpoint, fd waits.
+
+Each works in a vthread (parks it) and in a plain OS thread (blocks it),
+honouring cancel scopes in both.
+
+Threads: any caller thread.
+"""
+
+import math
+
+from .. import _originals as _o
+from .._poller import READ, WRITE
+from ._block import block, timeout_to_deadline, TIMEOUT
+from ._cancel import check as _check_cancel
+from ._runtime import get_runtime
+from ._switch import getcurrent
+from ._threadtask import current_task
+
+__all__ = ["spawn", "run", "current", "sleep", "checkpoint",
+           "wait_readable", "wait_writable"]
+
+
+def current():
+    """The running VThread, or None in a plain OS thread."""
+    return getattr(getcurrent(), "vt", None)
+
+
+def spawn(fn, *args, name=None, **kwargs):
+    """Start ``fn(*args, **kwargs)`` in a new vthread and return its handle."""
+    if not callable(fn):
+        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
+    if name is not None:
+        name = str(name)
+    while True:
+        vt = get_runtime().spawn(fn, args, kwargs, name)
+        if vt is not None:
+            return vt
+        # The runtime began shutting down under us: the next one takes it.
+
+
+def run(main, *args, carriers=None):
+    """Run ``main(*args)`` in a vthread, wait, and return its result.
+
+    Starts the runtime if needed (with ``carriers`` if given) and leaves it
+    running.  Ctrl-C in the calling OS thread cancels ``main`` and is then
+    re-raised.
+    """
+    if not callable(main):
+        raise TypeError(f"run() needs a callable, not {type(main).__name__}")
+    rt = get_runtime(carriers)
+    vt = rt.spawn(main, args, None, None)
+    if vt is None:
+        vt = spawn(main, *args)
+    if current() is not None:
+        return vt.result()
+    try:
+        return vt.result()
+    except KeyboardInterrupt:
+        vt.cancel()
+        vt.join()
+        raise
+
+
+def _check_sleep(seconds):
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise TypeError("sleep() needs a number of seconds, not "
+                            f"{type(seconds).__name__}") from None
+    if math.isnan(seconds):
+        raise ValueError("sleep length must not be NaN")
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    return seconds
+
+
+def sleep(seconds):
+    """Park for ``seconds``.  ``sleep(0)`` is a checkpoint that yields."""
+    seconds = _check_sleep(seconds)
+    if seconds == 0:
+        checkpoint()
+        return
+    deadline = None if seconds == math.inf else _o.monotonic() + seconds
+    block("SLEEP", None, None, None, deadline)
+
+
+def checkpoint():
+    """Raise Cancelled if the current task is cancelled; in a vthread, also
+    let the other ready vthreads run."""
+    task = current_task()
+    _check_cancel(task)
+    if getattr(task, "_carrier", None) is not None:
+        task._yield()
+
+
+def _wait_fd(fd, events, reason, timeout):
+    if not isinstance(fd, int):
+        fd = fd.fileno()
+    if fd < 0:
+        raise ValueError(f"invalid file descriptor {fd}")
+    deadline = timeout_to_deadline(timeout)
+    value = block(reason, fd, None, None, deadline, io=(fd, events))
+    if value is TIMEOUT:
+        raise TimeoutError(f"fd {fd} was not ready in time")
+
+
+def wait_readable(fd, timeout=None):
+    """Park until ``fd`` (an int or an object with fileno()) is readable.
+
+    Raises TimeoutError after ``timeout`` seconds.
+    """
+    _wait_fd(fd, READ, "FD_READABLE", timeout)
+
+
+def wait_writable(fd, timeout=None):
+    """Park until ``fd`` is writable.  Raises TimeoutError after ``timeout``."""
+    _wait_fd(fd, WRITE, "FD_WRITABLE", timeout)

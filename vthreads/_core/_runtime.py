@@ -1,0 +1,234 @@
+"""The runtime: the carrier pool, placement, and its start and stop.
+
+Placement: a vthread spawned on a carrier goes to that carrier's run queue
+(and, with several carriers, to its ``stealable`` deque, from which idle
+carriers take the newest unstarted ones).  A vthread spawned from outside
+-- the main thread, any OS thread -- goes to the shared ``injected`` deque
+and one sleeping carrier is woken.  Once started, a vthread stays on its
+carrier: greenlet forbids switching across threads.
+
+Threads and guards:
+- ``_state_lock`` (module) guards ``_current`` and ``_configured``: who is
+  the default runtime, starting it, configuring it.  ``_current`` is read
+  without it on the hot path as a hint and re-checked under it.
+- ``Runtime._lock`` guards ``closing`` (set once) together with every
+  append to ``injected``, so nothing is injected into a runtime after its
+  carriers have decided to stop.  ``closing`` is read without it by
+  carriers, which only stop once ``injected`` is empty as well.
+- ``_started`` / ``_stopped`` counters are guarded by ``_lock``.
+
+Shutdown, in order:
+  1. mark the runtime closing (under ``_lock``) and unset it as the
+     default, so the next spawn starts a fresh runtime;
+  2. post "cancel every live vthread" to each carrier; unstarted vthreads
+     are cancelled as their carrier picks them up, since it is closing;
+  3. each carrier leaves its loop once it has nothing live, queued or
+     injected; wait for the threads, up to the timeout;
+  4. a carrier that outlives the timeout (a vthread ignoring cancellation
+     in a busy loop) is a daemon thread, so it cannot hold up exit.
+"""
+
+import contextvars
+import os
+from collections import deque
+
+from .. import _originals as _o
+from ._carrier import Carrier
+from ._switch import getcurrent
+from ._vthread import VThread
+
+_state_lock = _o.allocate_lock()
+_current = None
+_configured = None     # carriers count from configure(), or None
+_atexit_registered = False
+
+
+def default_carriers():
+    env = os.environ.get("VTHREADS_CARRIERS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(
+                f"VTHREADS_CARRIERS must be a positive integer, not {env!r}"
+            ) from None
+        return _check_count(n, "VTHREADS_CARRIERS")
+    if _o.gil_enabled():
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_count(n, what="carriers"):
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{what} must be an int, not {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"{what} must be at least 1, not {n}")
+    return n
+
+
+class Runtime:
+    def __init__(self, n):
+        self.carriers = []
+        self.injected = deque()
+        self.closing = False
+        self._lock = _o.allocate_lock()
+        self._up = _o.allocate_lock()
+        self._up.acquire()
+        self._started = 0
+        self._stopped = 0
+        multi = n > 1
+        self.carriers = [Carrier(self, i, multi) for i in range(n)]
+        self.size = n
+
+    def __repr__(self):
+        return f"<Runtime carriers={self.size} closing={self.closing}>"
+
+    def start(self):
+        for c in self.carriers:
+            t = _o.Thread(target=c.run, name=f"vthreads-carrier-{c.index}",
+                          daemon=True)
+            c.thread = t
+            t.start()
+        self._up.acquire()          # all carriers have their hub and ident
+
+    def _carrier_started(self, carrier):
+        with self._lock:
+            self._started += 1
+            done = self._started == self.size
+        if done:
+            self._up.release()
+
+    def _carrier_stopped(self, carrier):
+        with self._lock:
+            self._stopped += 1
+
+    # --- placement ----------------------------------------------------------
+
+    def spawn(self, fn, args, kwargs, name, group=None):
+        """Queue a new vthread; None if this runtime is closing."""
+        vt = VThread(fn, args, kwargs, name, contextvars.copy_context())
+        vt._group = group
+        claim = [vt]
+        me = getattr(getcurrent(), "vt", None)
+        c = me._carrier if me is not None else None
+        if c is not None and c.runtime is self:
+            c.push_new(claim)
+            return vt
+        with self._lock:
+            if self.closing:
+                return None
+            self.injected.append(claim)
+        for c in self.carriers:
+            if c.wake_if_sleeping():
+                break
+        return vt
+
+    def wake_idle(self, busy):
+        """New local work on ``busy``: wake one sleeping carrier to steal it."""
+        for c in self.carriers:
+            if c is not busy and c.wake_if_sleeping():
+                return
+
+    # --- stopping -------------------------------------------------------------
+
+    def close(self, timeout):
+        with self._lock:
+            already = self.closing
+            self.closing = True
+        if not already:
+            for c in self.carriers:
+                c.post_call(_cancel_live(c))
+        deadline = None if timeout is None else _o.monotonic() + timeout
+        for c in self.carriers:
+            c.wake_if_sleeping()
+            c.poller.wake()
+            if c.thread is None:
+                continue
+            if deadline is None:
+                c.thread.join()
+            else:
+                c.thread.join(max(0.0, deadline - _o.monotonic()))
+        return all(c.thread is None or not c.thread.is_alive()
+                   for c in self.carriers)
+
+
+def _cancel_live(carrier):
+    def cancel_all():
+        for vt in list(carrier.live):
+            vt.cancel()
+    return cancel_all
+
+
+# --- the default runtime ------------------------------------------------------
+
+def current_runtime():
+    """The running default runtime, or None."""
+    rt = _current
+    return rt if rt is not None and not rt.closing else None
+
+
+def get_runtime(carriers=None):
+    """The default runtime, started on first use.
+
+    ``carriers`` (from ``run``) must match a runtime that is already up.
+    """
+    global _current, _atexit_registered
+    rt = _current
+    if rt is not None and not rt.closing and carriers is None:
+        return rt
+    with _state_lock:
+        rt = _current
+        if rt is not None and not rt.closing:
+            if carriers is not None and carriers != rt.size:
+                raise RuntimeError(
+                    f"the runtime is already running with {rt.size} "
+                    f"carrier(s), not {carriers}")
+            return rt
+        n = carriers if carriers is not None else (
+            _configured if _configured is not None else default_carriers())
+        rt = Runtime(n)
+        rt.start()
+        _current = rt
+        if not _atexit_registered:
+            _o.register_atexit(_at_exit)
+            _atexit_registered = True
+        return rt
+
+
+def configure(carriers=None):
+    """Set the carrier count for the next runtime start."""
+    global _configured
+    if carriers is not None:
+        _check_count(carriers)
+    with _state_lock:
+        if _current is not None and not _current.closing:
+            raise RuntimeError("configure() must be called before the "
+                               "runtime starts (or after shutdown())")
+        _configured = carriers
+
+
+def shutdown(timeout=None):
+    """Cancel the remaining vthreads and stop the carriers.
+
+    Returns True if every carrier stopped within ``timeout``.  The next
+    ``spawn`` or ``run`` starts a fresh runtime.
+    """
+    global _current
+    me = getattr(getcurrent(), "vt", None)
+    with _state_lock:
+        rt = _current
+        if rt is None:
+            return True
+        if me is not None and me._carrier is not None \
+                and me._carrier.runtime is rt:
+            raise RuntimeError("shutdown() cannot be called from a vthread "
+                               "of the runtime it stops")
+        _current = None
+    return rt.close(timeout)
+
+
+def _at_exit():
+    shutdown(timeout=5.0)

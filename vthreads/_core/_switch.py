@@ -1,0 +1,41 @@
+"""The only functions that switch greenlets.
+
+``grep -n '\\.switch(' vthreads/`` finds this file and nothing else.  The
+carrier's hub enters vthreads with ``enter``; a vthread leaves -- to park
+or to yield -- with ``leave``, which hands the carrier straight to the next
+ready vthread when there is one (one switch instead of two through the
+hub) and to the hub otherwise.  Cancellation and wake-ups never switch:
+they fire a ticket, and the woken vthread is switched to by these two.
+
+Threads: a carrier's own thread only.  A greenlet can never be switched to
+from another OS thread; everything here runs on the thread that owns both
+greenlets.
+"""
+
+from greenlet import greenlet, getcurrent
+
+__all__ = ["VGreenlet", "enter", "leave", "getcurrent"]
+
+
+class VGreenlet(greenlet):
+    """A vthread's greenlet; ``vt`` points back at its VThread handle."""
+
+    __slots__ = ("vt",)
+
+
+def enter(g):
+    """Hub -> vthread ``g``.  Returns when something switches back to the hub."""
+    g.switch()
+
+
+def leave(carrier):
+    """Current vthread -> the carrier's next ready vthread, or its hub.
+
+    The current vthread must already be recorded wherever its wake-up will
+    come from (a ticket, the run queue); picking itself returns at once.
+    """
+    g = carrier.pick()
+    if g is None:
+        carrier.hub.switch()
+    else:
+        g.switch()

@@ -1,0 +1,155 @@
+"""A plain OS thread as a task: parking by blocking, and ``current_task()``.
+
+The library's blocking calls and cancel scopes work outside vthreads too.
+An OS thread that uses them gets a ThreadTask (one per thread, made on
+first use) that parks by blocking on its own lock -- or, for fd waits, in
+``poll()`` on the fd and a private wake-up fd -- so a canceller in any
+thread can interrupt it.
+
+Guards:
+- ``_mutex`` guards ``_ticket``, ``_io_ticket`` and ``_interrupted``
+  between the owner and cancellers.  A canceller sets its scope flag, then
+  takes ``_mutex`` and fires the current ticket, or leaves ``_interrupted``
+  set for the next park to find; the owner publishes its ticket and checks
+  ``_interrupted`` under the same mutex, so no interrupt is lost.
+- ``_lock`` is held while idle; a waker releases it exactly once per
+  ticket it wins, and the owner acquires it once per park.
+- ``_scopes`` belongs to the owner thread.
+"""
+
+from .. import _originals as _o
+from .._poller import READ
+from .._poller._base import Waker
+from ._switch import getcurrent
+from ._ticket import INTERRUPT, TIMEOUT
+
+_TIMEOUT_MAX = 2**31 / 1000.0  # lock.acquire and poll() both cap here
+
+_local = _o.ThreadLocal()
+
+
+class ThreadTask:
+    __slots__ = ("_lock", "_mutex", "_ticket", "_io_ticket", "_interrupted",
+                 "_scopes", "_waker", "_reason", "_waiting_on", "ident",
+                 "__weakref__")
+
+    _cancel_requested = False   # an OS thread as a whole cannot be cancelled
+
+    def __init__(self):
+        self._lock = _o.allocate_lock()
+        self._lock.acquire()
+        self._mutex = _o.allocate_lock()
+        self._ticket = None
+        self._io_ticket = None
+        self._interrupted = False
+        self._scopes = []
+        self._waker = None
+        self._reason = None
+        self._waiting_on = None
+        self.ident = _o.get_ident()
+
+    def __repr__(self):
+        what = f" parked {self._reason}" if self._reason else ""
+        return f"<ThreadTask ident={self.ident}{what}>"
+
+    # --- waking (any thread) ---------------------------------------------
+
+    def _resume(self, ticket):
+        if ticket is self._io_ticket:
+            self._waker.wake()
+        else:
+            self._lock.release()
+
+    def _interrupt(self):
+        with self._mutex:
+            t = self._ticket
+            if t is None or not t.fire(INTERRUPT):
+                self._interrupted = True
+
+    # --- parking (owner thread) ------------------------------------------
+
+    def _begin(self, ticket, reason, obj, io):
+        """Publish the ticket; False if an interrupt was already pending."""
+        with self._mutex:
+            if self._interrupted:
+                self._interrupted = False
+                if ticket.retract(INTERRUPT):
+                    return False
+            self._ticket = ticket
+            if io:
+                self._io_ticket = ticket
+        self._reason, self._waiting_on = reason, obj
+        return True
+
+    def _end(self):
+        with self._mutex:
+            self._ticket = None
+            self._io_ticket = None
+        self._reason = self._waiting_on = None
+
+    def _park(self, ticket, reason, obj, deadline):
+        if not self._begin(ticket, reason, obj, False):
+            return INTERRUPT
+        try:
+            if deadline is None:
+                self._lock.acquire()
+            else:
+                timeout = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX)
+                if not self._lock.acquire(True, timeout):
+                    if not ticket.retract(TIMEOUT):
+                        self._lock.acquire()   # a wake-up won the race; take it
+        except BaseException:
+            # KeyboardInterrupt out of acquire: withdraw, or absorb the wake.
+            if not ticket.retract(INTERRUPT):
+                self._lock.acquire()
+            raise
+        finally:
+            self._end()
+        return ticket.value
+
+    def _park_io(self, ticket, fd, events, reason, obj, deadline):
+        waker = self._waker
+        if waker is None:
+            waker = self._waker = Waker()
+        if not self._begin(ticket, reason, obj, True):
+            return INTERRUPT
+        try:
+            p = _o.poll()
+            p.register(fd, _o.POLLIN if events == READ else _o.POLLOUT)
+            p.register(waker.fileno, _o.POLLIN)
+            while True:
+                if deadline is None:
+                    ms = None
+                else:
+                    ms = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX) * 1000
+                    ms = int(ms) + (ms % 1 > 0)
+                hits = dict(p.poll(ms))
+                if hits.get(fd, 0) & _o.POLLNVAL:
+                    ticket.retract(None)
+                    raise OSError(9, "Bad file descriptor")
+                if fd in hits:
+                    if ticket.retract(hits[fd]):
+                        break
+                if waker.fileno in hits or not ticket:
+                    waker.drain()
+                    if not ticket:
+                        break
+                if not hits and deadline is not None and _o.monotonic() >= deadline:
+                    if ticket.retract(TIMEOUT):
+                        break
+        finally:
+            self._end()
+        return ticket.value
+
+
+def thread_task():
+    task = getattr(_local, "task", None)
+    if task is None:
+        task = _local.task = ThreadTask()
+    return task
+
+
+def current_task():
+    """The running vthread, else this OS thread's ThreadTask."""
+    vt = getattr(getcurrent(), "vt", None)
+    return vt if vt is not None else thread_task()

@@ -1,0 +1,55 @@
+"""The one-shot wake-up ticket: who wakes a parked task, exactly once.
+
+Every park creates a Ticket holding its task.  Anything that may end the
+park -- a waker, a timer, the poller, a canceller, the parked task itself on
+timeout -- *claims* the ticket first.  Exactly one claim succeeds; the
+others learn they lost and must act accordingly (a waker that loses passes
+its wake-up on to the next waiter, so nothing is lost).
+
+Guard: the claim is ``list.pop()`` on a one-element list.  That is a single
+operation on a builtin list, serialised by the GIL on ordinary builds and by
+the list's per-object lock on free-threaded builds, so exactly one pop
+succeeds and every other raises IndexError.  ``value`` is written only by the
+winner, before it resumes the task; the resume goes through a lock or the
+owner thread, which publishes the write to the task.
+
+Threads: any.
+"""
+
+# Values a ticket can carry besides a waker's own payload.
+TIMEOUT = "TIMEOUT"        # the park's deadline passed
+INTERRUPT = "INTERRUPT"    # a canceller poked the task; it re-checks its scopes
+
+
+class Ticket(list):
+    __slots__ = ("value",)
+
+    def fire(self, value=None):
+        """Claim the ticket and resume its task with ``value``.
+
+        Returns False if somebody else claimed it first.
+        """
+        try:
+            task = self.pop()
+        except IndexError:
+            return False
+        self.value = value
+        task._resume(self)
+        return True
+
+    def retract(self, value):
+        """Claim the ticket from the parked task's own side, without a resume."""
+        try:
+            self.pop()
+        except IndexError:
+            return False
+        self.value = value
+        return True
+
+    @property
+    def pending(self):
+        """True until somebody claims the ticket (a hint from other threads)."""
+        return len(self) == 1
+
+    def __repr__(self):
+        return f"<Ticket {'pending' if self else 'claimed'}>"

@@ -1,0 +1,117 @@
+"""to_thread: run blocking work on helper OS threads and park the caller.
+
+A bounded pool (``max_workers``, default min(32, cpus + 4) as in
+concurrent.futures) of helper threads made on demand; idle helpers exit
+after ``IDLE_EXIT`` seconds.  The caller parks on the job's completion.
+Cancelling the caller ends its wait at once; a job not yet started is
+dropped, a running one finishes in the background and its result is
+discarded.
+
+Threads and guards: ``_Pool._lock`` guards the job queue and the thread
+counts; ``_cond`` (a real Condition on that lock) wakes idle helpers.  A
+job's ``_done`` / ``_waiters`` / result fields follow _completion.
+"""
+
+import os
+import threading
+
+from .. import _originals as _o
+from ._block import block
+from ._completion import add_waiter, complete, remove_waiter
+from ._errors import Cancelled
+
+IDLE_EXIT = 10.0
+
+# Captured here, before anything can patch threading.
+_Condition = threading.Condition
+
+
+class _Job:
+    __slots__ = ("fn", "args", "kwargs", "ctx", "abandoned", "_done",
+                 "_waiters", "result", "exc")
+
+    def __init__(self, fn, args, kwargs, ctx):
+        self.fn, self.args, self.kwargs, self.ctx = fn, args, kwargs, ctx
+        self.abandoned = False
+        self._done = False
+        self._waiters = None
+        self.result = self.exc = None
+
+    def run(self):
+        try:
+            self.result = self.ctx.run(self.fn, *self.args, **self.kwargs)
+        except BaseException as exc:
+            self.exc = exc
+        self.fn = self.args = self.kwargs = self.ctx = None
+        complete(self)
+
+
+class _Pool:
+    def __init__(self, max_workers):
+        self.max_workers = max_workers
+        self._lock = _o.allocate_lock()
+        self._cond = _Condition(self._lock)
+        self._jobs = []
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, job):
+        with self._lock:
+            self._jobs.append(job)
+            if self._idle > len(self._jobs) - 1:
+                self._cond.notify()
+                return
+            if self._threads >= self.max_workers:
+                return
+            self._threads += 1
+        try:
+            _o.Thread(target=self._worker, name="vthreads-helper",
+                      daemon=True).start()
+        except BaseException:
+            with self._lock:
+                self._threads -= 1
+            raise
+
+    def _worker(self):
+        while True:
+            with self._lock:
+                while not self._jobs:
+                    self._idle += 1
+                    woke = self._cond.wait(IDLE_EXIT)
+                    self._idle -= 1
+                    if not woke and not self._jobs:
+                        self._threads -= 1
+                        return
+                job = self._jobs.pop(0)
+            if not job.abandoned:
+                job.run()
+
+    def statistics(self):
+        with self._lock:
+            return {"threads": self._threads, "idle": self._idle,
+                    "queued": len(self._jobs)}
+
+
+_pool = _Pool(min(32, (os.cpu_count() or 1) + 4))
+
+
+def to_thread(fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` on a helper OS thread; park until done.
+
+    Returns its result or raises its exception.  Works from vthreads and
+    plain threads alike.
+    """
+    import contextvars
+    if not callable(fn):
+        raise TypeError(f"to_thread() needs a callable, not {type(fn).__name__}")
+    job = _Job(fn, args, kwargs, contextvars.copy_context())
+    _pool.submit(job)
+    try:
+        block("TO_THREAD", fn,
+              lambda t: add_waiter(job, t), lambda t: remove_waiter(job, t))
+    except Cancelled:
+        job.abandoned = True
+        raise
+    if job.exc is not None:
+        raise job.exc
+    return job.result

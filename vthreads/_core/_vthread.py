@@ -1,0 +1,324 @@
+"""VThread: the handle of a virtual thread, and how it parks and wakes.
+
+Life of a vthread: NEW (queued, not started; may be stolen by any carrier)
+-> RUNNING on the carrier that started it, for good (a greenlet never
+changes thread) <-> PARKED (switched away, a ticket out) -> DONE.
+
+Threads and guards:
+- Owner carrier thread only: ``_g``, ``_state``, ``_ticket``, ``_reason``,
+  ``_waiting_on``, ``_interrupted``, ``_scopes``.  Other threads read
+  ``_state`` / ``_reason`` only for repr and dumps, as hints.
+- The stripe lock (``_completion.stripe(vt)``): ``_carrier`` (written once,
+  at start), ``_cancel_requested``, ``_done``, ``_waiters``, and the
+  result fields, which are written before ``_done`` under it.
+- Waking (``_resume``) is legal from any thread: on the owner thread it
+  appends to the run queue, elsewhere it posts to the carrier's inbox.
+  Each ticket is fired at most once and the vthread parks exactly once per
+  ticket, so every park gets exactly one resume.
+"""
+
+import sys
+import traceback
+
+from .. import _originals as _o
+from ._block import block, timeout_to_deadline, TIMEOUT
+from ._completion import add_waiter, complete, remove_waiter, stripe
+from ._errors import Cancelled
+from ._switch import getcurrent, leave
+from ._ticket import INTERRUPT
+
+NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
+
+_ids_lock = _o.allocate_lock()
+_next_block = [1]
+_id_local = _o.ThreadLocal()
+
+
+def _new_ident():
+    """Unique idents without a shared counter per spawn: each thread takes
+    blocks of 4096 under ``_ids_lock``."""
+    loc = _id_local
+    nxt = getattr(loc, "next", 0)
+    if nxt == getattr(loc, "end", 0):
+        with _ids_lock:
+            nxt = _next_block[0]
+            _next_block[0] = nxt + 4096
+        loc.end = nxt + 4096
+    loc.next = nxt + 1
+    return nxt
+
+
+class VThread:
+    """A virtual thread.  Made by ``vthreads.spawn``; not constructed directly."""
+
+    __slots__ = ("_fn", "_args", "_kwargs", "_name", "ident", "_ctx", "_g",
+                 "_carrier", "_state", "_ticket", "_reason", "_waiting_on",
+                 "_interrupted", "_scopes", "_cancel_requested", "_done",
+                 "_waiters", "_result", "_exc", "_retrieved", "_group",
+                 "__weakref__")
+
+    def __init__(self, fn, args, kwargs, name, ctx):
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._name = name
+        self.ident = _new_ident()
+        self._ctx = ctx
+        self._g = None
+        self._carrier = None
+        self._state = NEW
+        self._ticket = None
+        self._reason = None
+        self._waiting_on = None
+        self._interrupted = False
+        self._scopes = ()
+        self._cancel_requested = False
+        self._done = False
+        self._waiters = None
+        self._result = None
+        self._exc = None
+        self._retrieved = False
+        self._group = None
+
+    # --- public API -------------------------------------------------------
+
+    @property
+    def name(self):
+        n = self._name
+        return f"VThread-{self.ident}" if n is None else n
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    def done(self):
+        return self._done
+
+    def cancelled(self):
+        return self._done and isinstance(self._exc, Cancelled)
+
+    def cancel(self):
+        """Ask the vthread to stop: ``Cancelled`` is raised at its next park.
+
+        A vthread that has not started never runs.  Returns False if it had
+        already finished.  Any thread.
+        """
+        with stripe(self):
+            if self._done:
+                return False
+            already = self._cancel_requested
+            self._cancel_requested = True
+            started = self._carrier is not None
+        if started and not already:
+            self._interrupt()
+        return True
+
+    def join(self, timeout=None):
+        """Wait until the vthread finishes; False if ``timeout`` passed first."""
+        deadline = timeout_to_deadline(timeout)
+        if self._done:
+            return True
+        if getattr(getcurrent(), "vt", None) is self:
+            raise RuntimeError("cannot join the current vthread")
+        if block("JOIN", self, self._add_waiter, self._remove_waiter,
+                 deadline) is TIMEOUT:
+            return self._done
+        return True
+
+    def result(self, timeout=None):
+        """The return value; re-raises the vthread's exception (Cancelled
+        if it was cancelled).  TimeoutError if not done within ``timeout``."""
+        if not self.join(timeout):
+            raise TimeoutError(f"{self.name} did not finish in time")
+        self._retrieved = True
+        exc = self._exc
+        if exc is not None:
+            raise exc
+        return self._result
+
+    def exception(self, timeout=None):
+        """The exception the vthread raised, or None.  Raises Cancelled if it
+        was cancelled, TimeoutError if not done within ``timeout``."""
+        if not self.join(timeout):
+            raise TimeoutError(f"{self.name} did not finish in time")
+        self._retrieved = True
+        exc = self._exc
+        if isinstance(exc, Cancelled):
+            raise exc
+        return exc
+
+    def __repr__(self):
+        state = self._state
+        if state == DONE:
+            state = "cancelled" if self.cancelled() else (
+                "failed" if self._exc is not None else "done")
+        extra = ""
+        if state == PARKED:
+            extra = f" on {self._reason}"
+            obj = self._waiting_on
+            if obj is not None and obj is not self:
+                extra += f" {_short(obj)}"
+        c = self._carrier
+        where = f" carrier={c.index}" if c is not None and state != DONE else ""
+        return f"<VThread {self.name!r} {state}{extra}{where}>"
+
+    # --- waiting on completion (any thread) -------------------------------
+
+    def _add_waiter(self, ticket):
+        add_waiter(self, ticket)
+
+    def _remove_waiter(self, ticket):
+        remove_waiter(self, ticket)
+
+    # --- parking (owner thread) -------------------------------------------
+
+    def _park(self, ticket, reason, obj, deadline):
+        c = self._carrier
+        self._ticket = ticket
+        self._reason = reason
+        self._waiting_on = obj
+        if self._interrupted:
+            self._interrupted = False
+            ticket.fire(INTERRUPT)
+        elif deadline is not None:
+            c.add_timer(deadline, ticket)
+        self._state = PARKED
+        leave(c)
+        self._state = RUNNING
+        self._ticket = self._reason = self._waiting_on = None
+        value = ticket.value
+        if deadline is not None and value is not TIMEOUT:
+            c.stale_timers += 1
+        return value
+
+    def _park_io(self, ticket, fd, events, reason, obj, deadline):
+        poller = self._carrier.poller
+        if not poller.register(fd, events, ticket):
+            ticket.fire(events)        # a regular file: ready now
+        value = self._park(ticket, reason, obj, deadline)
+        if value is TIMEOUT or value is INTERRUPT:
+            poller.unregister(fd, ticket)
+        return value
+
+    def _yield(self):
+        """Go to the back of the run queue (sleep(0))."""
+        c = self._carrier
+        c.runq.append(self)
+        self._state = PARKED
+        self._reason = "YIELD"
+        leave(c)
+        self._state = RUNNING
+        self._reason = None
+
+    # --- waking (any thread) ----------------------------------------------
+
+    def _resume(self, ticket=None):
+        c = self._carrier
+        if c.thread_id == _o.get_ident():
+            c.runq.append(self)
+        else:
+            c.post_ready(self)
+
+    def _interrupt(self):
+        c = self._carrier
+        if c is None:
+            return          # not started: the start checks the flags
+        if c.thread_id == _o.get_ident():
+            self._interrupt_local()
+        else:
+            c.post_call(self._interrupt_local)
+
+    def _interrupt_local(self):
+        """On the owner thread: end the current park, or flag the next one."""
+        if self._state == DONE:
+            return
+        t = self._ticket if self._state == PARKED else None
+        if t is None or not t.fire(INTERRUPT):
+            self._interrupted = True
+
+    # --- running and finishing (owner thread) -----------------------------
+
+    def _main(self):
+        """The greenlet's body.  Keeps no local reference to ``self`` while
+        user code runs, so a traceback does not make a cycle with it."""
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn = self._args = self._kwargs = None
+        del self
+        try:
+            result = fn(*args, **kwargs) if kwargs else fn(*args)
+        except BaseException as exc:
+            getcurrent().vt._finish(None, exc)
+        else:
+            getcurrent().vt._finish(result, None)
+
+    def _finish(self, result, exc):
+        if exc is not None and exc.__traceback__ is not None:
+            exc.__traceback__ = exc.__traceback__.tb_next  # drop _main
+        c = self._carrier
+        if c is not None:
+            c.live.discard(self)
+            g = self._g
+            if g is not None:
+                g.vt = None
+            self._g = None
+        self._state = DONE
+        self._ticket = self._reason = self._waiting_on = None
+        self._scopes = ()
+        with stripe(self):
+            self._result = result
+            self._exc = exc
+        complete(self)
+        group = self._group
+        if group is not None:
+            group._child_done(self)
+
+    def __del__(self):
+        exc = self._exc
+        if exc is None or self._retrieved or isinstance(exc, Cancelled):
+            return
+        if self._group is not None:
+            return
+        report_unhandled(self, exc)
+
+
+class ExceptHookArgs:
+    """What ``vthreads.excepthook`` receives, shaped like threading's."""
+
+    __slots__ = ("exc_type", "exc_value", "exc_traceback", "vthread")
+
+    def __init__(self, exc, vt):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.vthread = vt
+
+
+def default_excepthook(args):
+    """Print the traceback of an exception nobody retrieved, like threading."""
+    stderr = sys.stderr
+    if stderr is None:
+        return
+    name = args.vthread.name if args.vthread is not None else "?"
+    print(f"Exception in vthread {name}:", file=stderr, flush=True)
+    traceback.print_exception(args.exc_type, args.exc_value,
+                              args.exc_traceback, file=stderr)
+    stderr.flush()
+
+
+def report_unhandled(vt, exc):
+    # The hook is user-settable as ``vthreads.excepthook``; look it up there
+    # at call time, as threading does with its own module attribute.
+    pkg = sys.modules.get("vthreads")
+    hook = getattr(pkg, "excepthook", None) or default_excepthook
+    try:
+        hook(ExceptHookArgs(exc, vt))
+    except BaseException:
+        try:
+            default_excepthook(ExceptHookArgs(exc, vt))
+        except BaseException:
+            pass
+
+
+def _short(obj):
+    r = repr(obj)
+    return r if len(r) <= 60 else r[:57] + "..."

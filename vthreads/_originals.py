@@ -1,0 +1,63 @@
+"""The real blocking functions, captured once, at import.
+
+Rule: code below the patching layer never looks up a stdlib name that
+monkeypatching may replace.  It takes the original from here.  This module
+imports nothing from vthreads and is imported before anything is patched
+(``vthreads.monkey`` imports ``vthreads`` first), so every name below is the
+interpreter's own.
+
+Threads: read-only after import; any thread may use it.
+"""
+
+import _thread
+import os
+import select
+import selectors
+import socket
+import sys
+import threading
+import time
+
+monotonic = time.monotonic
+sleep = time.sleep
+
+allocate_lock = _thread.allocate_lock
+get_ident = _thread.get_ident
+Thread = threading.Thread
+ThreadLocal = _thread._local
+# Runs before threading joins non-daemon threads at exit (concurrent.futures
+# uses the same hook).  Absent on very old Pythons; we require 3.11+.
+register_atexit = threading._register_atexit
+
+epoll = getattr(select, "epoll", None)
+EPOLLIN = getattr(select, "EPOLLIN", 0x001)
+EPOLLOUT = getattr(select, "EPOLLOUT", 0x004)
+EPOLLERR = getattr(select, "EPOLLERR", 0x008)
+EPOLLHUP = getattr(select, "EPOLLHUP", 0x010)
+EPOLLONESHOT = getattr(select, "EPOLLONESHOT", 1 << 30)
+poll = getattr(select, "poll", None)
+POLLIN = getattr(select, "POLLIN", 0x001)
+POLLOUT = getattr(select, "POLLOUT", 0x004)
+POLLERR = getattr(select, "POLLERR", 0x008)
+POLLHUP = getattr(select, "POLLHUP", 0x010)
+POLLNVAL = getattr(select, "POLLNVAL", 0x020)
+select_select = select.select
+DefaultSelector = selectors.DefaultSelector
+
+eventfd = getattr(os, "eventfd", None)
+eventfd_read = getattr(os, "eventfd_read", None)
+eventfd_write = getattr(os, "eventfd_write", None)
+EFD_NONBLOCK = getattr(os, "EFD_NONBLOCK", 0)
+EFD_CLOEXEC = getattr(os, "EFD_CLOEXEC", 0)
+os_read = os.read
+os_write = os.write
+os_close = os.close
+os_pipe = os.pipe
+set_blocking = os.set_blocking
+socketpair = socket.socketpair
+
+
+def gil_enabled():
+    """True unless this is a free-threaded build running with the GIL off."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else probe()

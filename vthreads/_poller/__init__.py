@@ -1,0 +1,47 @@
+"""File-descriptor readiness: the contract every poller backend meets.
+
+The facts:
+- A greenlet never moves to another OS thread, so a readiness event for a
+  parked vthread is useful only on the carrier that owns it.  Any design
+  that harvests events somewhere else must hop them to that carrier: a lock,
+  a queue and a wake-up syscall per event.
+- Harvesting on a dedicated poller thread therefore costs every I/O event a
+  thread hop.  docs/design.md has the measurement; on a GIL build it is the
+  dominant cost of a small read.
+
+So each carrier owns one backend instance and harvests it itself when it
+runs out of work.  "Shared" means one registry contract for every carrier
+and every fd, not one kernel object.  This package knows nothing of
+greenlets: it stores opaque tokens and hands them back.
+
+Contract (``Backend``):
+- ``register(fd, events, token) -> bool``: arm a one-shot interest in
+  ``events`` (READ and/or WRITE) for ``token``.  Returns False when the fd
+  can never block (a regular file): the caller treats it as ready at once.
+  Several tokens may wait on one fd, in either direction.  Raises OSError
+  for a bad fd.
+- ``unregister(fd, token)``: forget ``token`` (an abandoned wait).  Cheap
+  and idempotent; a stale kernel registration may later produce an event
+  nobody waits for, which the backend drops.
+- ``poll(timeout) -> [(token, revents)]``: wait up to ``timeout`` seconds
+  (None: forever, 0: don't block) and return every token whose interest
+  fired, each at most once per registration.  Errors and hang-ups are
+  reported to both directions, so no waiter sleeps through them.  ``wake()``
+  makes a concurrent or the next ``poll`` return early.
+- ``wake()`` is the only method other threads may call.  Every other
+  method belongs to the owning carrier's thread.
+- ``waiting`` is the number of registered tokens (owner thread only).
+- ``close()`` releases the kernel objects.
+
+The backend is chosen once, at import: epoll on Linux, selectors elsewhere.
+"""
+
+from ._base import READ, WRITE
+from .._originals import epoll as _have_epoll
+
+if _have_epoll is not None:
+    from ._epoll import EpollBackend as Backend
+else:  # pragma: no cover - exercised by tests through SelectorsBackend
+    from ._selectors import SelectorsBackend as Backend
+
+__all__ = ["Backend", "READ", "WRITE"]

@@ -1,0 +1,104 @@
+"""Pieces every backend shares: event bits, the waker, the waiter table.
+
+Threads: ``Waker.wake`` may be called from any thread; everything else
+belongs to the backend's owner thread.
+"""
+
+import errno
+
+from .. import _originals as _o
+
+READ = 1
+WRITE = 2
+
+
+class Waker:
+    """Something a poll can wait on and any thread can make readable.
+
+    An eventfd where there is one, else a non-blocking pipe.  Writes that
+    find the counter or pipe full are fine: it is readable already.
+    """
+
+    def __init__(self):
+        if _o.eventfd is not None:
+            fd = _o.eventfd(0, _o.EFD_NONBLOCK | _o.EFD_CLOEXEC)
+            self.fileno, self._wfd = fd, fd
+        else:  # pragma: no cover - non-Linux
+            r, w = _o.os_pipe()
+            _o.set_blocking(r, False)
+            _o.set_blocking(w, False)
+            self.fileno, self._wfd = r, w
+
+    def wake(self):
+        try:
+            if self._wfd == self.fileno:
+                _o.eventfd_write(self._wfd, 1)
+            else:  # pragma: no cover
+                _o.os_write(self._wfd, b"\0")
+        except BlockingIOError:
+            pass
+        except OSError as exc:  # closed during shutdown: nobody to wake
+            if exc.errno != errno.EBADF:
+                raise
+
+    def drain(self):
+        try:
+            while _o.os_read(self.fileno, 4096) and self._wfd != self.fileno:
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self):
+        _o.os_close(self.fileno)
+        if self._wfd != self.fileno:
+            _o.os_close(self._wfd)
+
+
+class WaiterTable:
+    """fd -> the tokens waiting to read and to write on it.
+
+    Each token waits in one direction; a caller wanting both registers two.
+    """
+
+    __slots__ = ("fds", "waiting")
+
+    def __init__(self):
+        self.fds = {}       # fd -> [readers, writers]
+        self.waiting = 0
+
+    def add(self, fd, events, token):
+        if events not in (READ, WRITE):
+            raise ValueError("events must be READ or WRITE")
+        entry = self.fds.get(fd)
+        if entry is None:
+            entry = self.fds[fd] = [[], []]
+        entry[events - 1].append(token)
+        self.waiting += 1
+        return entry
+
+    def remove(self, fd, token):
+        entry = self.fds.get(fd)
+        if entry is not None:
+            for lst in entry:
+                if token in lst:
+                    lst.remove(token)
+                    self.waiting -= 1
+                    break
+        return entry
+
+    def take(self, fd, readable, writable, out, revents):
+        """Move the tokens satisfied by this event into ``out``."""
+        entry = self.fds.get(fd)
+        if entry is None:
+            return None
+        for i, hit in ((0, readable), (1, writable)):
+            if hit and entry[i]:
+                for t in entry[i]:
+                    out.append((t, revents))
+                self.waiting -= len(entry[i])
+                entry[i] = []
+        return entry
+
+    @staticmethod
+    def mask(entry):
+        return (READ if entry[0] else 0) | (WRITE if entry[1] else 0)

@@ -1,0 +1,125 @@
+"""The epoll backend (Linux).  See the package docstring for the contract.
+
+epoll facts that shape this file:
+- An interest is registered once (ADD) and then changed (MOD).  With
+  EPOLLONESHOT the kernel disarms it after one event but keeps it
+  registered, so the next wait on the same fd costs one MOD, not ADD+DEL.
+- Closing an fd removes it from the epoll set only when the last reference
+  to the open file description goes; a reused fd number may therefore be
+  unknown to the kernel (MOD fails with ENOENT) or still known (ADD fails
+  with EEXIST).  Both are retried the other way.
+- Regular files cannot be added (EPERM): they never block, so the caller
+  is told "ready now".
+
+Threads: the owner carrier runs everything except ``wake``.
+"""
+
+import errno
+
+from .. import _originals as _o
+from ._base import READ, WRITE, Waker, WaiterTable
+
+_IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
+_ERRS = _o.EPOLLERR | _o.EPOLLHUP
+_ONESHOT = _o.EPOLLONESHOT
+
+
+def _kernel_mask(mask):
+    return ((_IN if mask & READ else 0) | (_OUT if mask & WRITE else 0)) | _ONESHOT
+
+
+class EpollBackend:
+    def __init__(self):
+        self._ep = _o.epoll()
+        self._waker = Waker()
+        self._wfd = self._waker.fileno
+        self._ep.register(self._wfd, _IN)
+        self._table = WaiterTable()
+        self._armed = {}    # fd -> mask armed in the kernel (0: disarmed)
+
+    @property
+    def waiting(self):
+        return self._table.waiting
+
+    def wake(self):
+        self._waker.wake()
+
+    def register(self, fd, events, token):
+        if fd == self._wfd:
+            raise ValueError("cannot wait on the poller's own wake-up fd")
+        entry = self._table.add(fd, events, token)
+        try:
+            self._arm(fd, WaiterTable.mask(entry))
+        except PermissionError:
+            self._table.remove(fd, token)
+            return False
+        except BaseException:
+            self._table.remove(fd, token)
+            raise
+        return True
+
+    def _arm(self, fd, mask):
+        armed = self._armed.get(fd)
+        if armed == mask:
+            return
+        kmask = _kernel_mask(mask)
+        if armed is None:
+            try:
+                self._ep.register(fd, kmask)
+            except FileExistsError:
+                self._ep.modify(fd, kmask)
+        else:
+            try:
+                self._ep.modify(fd, kmask)
+            except FileNotFoundError:
+                self._ep.register(fd, kmask)
+        self._armed[fd] = mask
+
+    def unregister(self, fd, token):
+        self._table.remove(fd, token)
+
+    def poll(self, timeout):
+        if timeout is None:
+            timeout = -1
+        try:
+            events = self._ep.poll(timeout)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            events = ()
+        ready = []
+        table = self._table
+        for fd, ev in events:
+            if fd == self._wfd:
+                self._waker.drain()
+                continue
+            # The one-shot fired: the kernel disarmed this fd.
+            self._armed[fd] = 0
+            err = ev & _ERRS
+            entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
+            if entry is not None:
+                mask = WaiterTable.mask(entry)
+                if mask:
+                    try:
+                        self._arm(fd, mask)
+                    except OSError:
+                        # fd went bad under the remaining waiters: wake them
+                        # so their own call reports the error.
+                        table.take(fd, True, True, ready, _ERRS)
+                else:
+                    del table.fds[fd]
+        return ready
+
+    def forget(self, fd):
+        """The fd is being closed: drop it and return its waiters."""
+        out = []
+        self._table.take(fd, True, True, out, _ERRS)
+        self._table.fds.pop(fd, None)
+        if self._armed.pop(fd, None) is not None:
+            try:
+                self._ep.unregister(fd)
+            except OSError:
+                pass
+        return out
+
+    def close(self):
+        self._ep.close()
+        self._waker.close()

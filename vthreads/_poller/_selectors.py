@@ -1,0 +1,102 @@
+"""The portable backend: selectors.DefaultSelector (kqueue, poll, select).
+
+Same contract as the epoll backend.  Selectors have no one-shot mode, so
+the interest is modified or removed after every event.
+
+Threads: the owner carrier runs everything except ``wake``.
+"""
+
+import selectors
+
+from .. import _originals as _o
+from ._base import READ, WRITE, Waker, WaiterTable
+
+_SEL = {READ: selectors.EVENT_READ, WRITE: selectors.EVENT_WRITE}
+
+
+def _sel_mask(mask):
+    return (_SEL[READ] if mask & READ else 0) | (_SEL[WRITE] if mask & WRITE else 0)
+
+
+class SelectorsBackend:
+    def __init__(self):
+        self._sel = _o.DefaultSelector()
+        self._waker = Waker()
+        self._wfd = self._waker.fileno
+        self._sel.register(self._wfd, selectors.EVENT_READ)
+        self._table = WaiterTable()
+
+    @property
+    def waiting(self):
+        return self._table.waiting
+
+    def wake(self):
+        self._waker.wake()
+
+    def register(self, fd, events, token):
+        if fd == self._wfd:
+            raise ValueError("cannot wait on the poller's own wake-up fd")
+        entry = self._table.add(fd, events, token)
+        try:
+            self._sync(fd, entry)
+        except PermissionError:
+            self._table.remove(fd, token)
+            return False
+        except BaseException:
+            self._table.remove(fd, token)
+            raise
+        return True
+
+    def _sync(self, fd, entry):
+        mask = _sel_mask(WaiterTable.mask(entry)) if entry else 0
+        try:
+            key = self._sel.get_map().get(fd)
+            if key is None:
+                if mask:
+                    self._sel.register(fd, mask)
+            elif not mask:
+                self._sel.unregister(fd)
+            elif key.events != mask:
+                self._sel.modify(fd, mask)
+        except (KeyError, ValueError) as exc:
+            raise OSError(f"bad file descriptor {fd}") from exc
+
+    def unregister(self, fd, token):
+        entry = self._table.remove(fd, token)
+        if entry is not None:
+            try:
+                self._sync(fd, entry)
+            except OSError:
+                pass
+
+    def poll(self, timeout):
+        ready = []
+        for key, ev in self._sel.select(timeout):
+            fd = key.fd
+            if fd == self._wfd:
+                self._waker.drain()
+                continue
+            entry = self._table.take(fd, ev & selectors.EVENT_READ,
+                                     ev & selectors.EVENT_WRITE, ready, ev)
+            if entry is not None:
+                try:
+                    self._sync(fd, entry)
+                except OSError:
+                    self._table.take(fd, True, True, ready, ev)
+                if not WaiterTable.mask(entry):
+                    self._table.fds.pop(fd, None)
+        return ready
+
+    def forget(self, fd):
+        out = []
+        self._table.take(fd, True, True, out, 0)
+        self._table.fds.pop(fd, None)
+        try:
+            self._sel.unregister(fd)
+        except (KeyError, ValueError, OSError):
+            pass
+        return out
+
+    def close(self):
+        self._sel.close()
+        self._waker.close()
