@@ -8,6 +8,9 @@ epoll facts that shape this file:
   to the open file description goes; a reused fd number may therefore be
   unknown to the kernel (MOD fails with ENOENT) or still known (ADD fails
   with EEXIST).  Both are retried the other way.
+- A wait that finds no other waiter on its fd always re-arms (one MOD):
+  our record of what is armed may describe a closed fd whose number was
+  reused.
 - Regular files cannot be added (EPERM): they never block, so the caller
   is told "ready now".
 
@@ -48,8 +51,11 @@ class EpollBackend:
         if fd == self._wfd:
             raise ValueError("cannot wait on the poller's own wake-up fd")
         entry = self._table.add(fd, events, token)
+        # With no other waiter pending, the kernel's view may be stale (an
+        # abandoned wait, or the fd closed and its number reused): re-arm.
+        fresh = len(entry[0]) + len(entry[1]) == 1
         try:
-            self._arm(fd, WaiterTable.mask(entry))
+            self._arm(fd, WaiterTable.mask(entry), fresh)
         except PermissionError:
             self._table.remove(fd, token)
             return False
@@ -58,9 +64,9 @@ class EpollBackend:
             raise
         return True
 
-    def _arm(self, fd, mask):
+    def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)
-        if armed == mask:
+        if armed == mask and not force:
             return
         kmask = _kernel_mask(mask)
         if armed is None:

@@ -37,6 +37,13 @@ class SelectorsBackend:
         if fd == self._wfd:
             raise ValueError("cannot wait on the poller's own wake-up fd")
         entry = self._table.add(fd, events, token)
+        if len(entry[0]) + len(entry[1]) == 1:
+            # No other waiter: the selector's map may describe a closed fd
+            # whose number was reused.  Start from a clean registration.
+            try:
+                self._sel.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
         try:
             self._sync(fd, entry)
         except PermissionError:

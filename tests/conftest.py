@@ -1,0 +1,70 @@
+"""Shared test plumbing.
+
+Every test ends by itself: a watchdog (faulthandler) dumps every thread's
+stack and kills the process if one test runs longer than TEST_TIMEOUT.
+"""
+
+import faulthandler
+import os
+import subprocess
+import sys
+
+import pytest
+
+import vthreads
+from vthreads._core import _runtime
+
+TEST_TIMEOUT = float(os.environ.get("VTHREADS_TEST_TIMEOUT", "120"))
+
+
+@pytest.fixture(autouse=True)
+def _watchdog():
+    faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def fresh_runtime(n):
+    vthreads.shutdown(timeout=10)
+    vthreads.configure(carriers=n)
+
+
+@pytest.fixture(params=[1, 2], ids=["1carrier", "2carriers"])
+def carriers(request):
+    """Run the test on a fresh runtime with 1 and with 2 carriers."""
+    fresh_runtime(request.param)
+    yield request.param
+    assert vthreads.shutdown(timeout=10)
+    vthreads.configure(None)
+
+
+@pytest.fixture
+def two_carriers():
+    fresh_runtime(2)
+    yield 2
+    assert vthreads.shutdown(timeout=10)
+    vthreads.configure(None)
+
+
+def run_script(code, timeout=60, env=None, input=None):
+    """Run ``code`` in a fresh interpreter; return the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+        + [p for p in [full_env.get("PYTHONPATH")] if p])
+    if env:
+        full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=timeout, env=full_env,
+                          input=input)
+
+
+def wait_until(pred, timeout=10.0):
+    """Poll ``pred`` from a plain thread (for tests only); True when it holds."""
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.001)
+    return pred()

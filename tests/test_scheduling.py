@@ -1,0 +1,209 @@
+"""Scheduling order, placement, pinning and cross-thread wake-ups."""
+
+import threading
+
+import pytest
+
+import vthreads
+from conftest import fresh_runtime, wait_until
+
+
+@pytest.fixture
+def one_carrier():
+    fresh_runtime(1)
+    yield
+    assert vthreads.shutdown(timeout=10)
+    vthreads.configure(None)
+
+
+def test_sleep0_round_robin_trace(one_carrier):
+    trace = []
+
+    def worker(tag):
+        for i in range(3):
+            trace.append(f"{tag}{i}")
+            vthreads.sleep(0)
+
+    def main():
+        vts = [vthreads.spawn(worker, t) for t in "abc"]
+        for vt in vts:
+            vt.join()
+
+    vthreads.run(main)
+    assert trace == ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
+
+
+def test_spawn_does_not_run_child_until_parent_parks(one_carrier):
+    trace = []
+
+    def child():
+        trace.append("child")
+
+    def main():
+        vt = vthreads.spawn(child)
+        trace.append("spawned")
+        vthreads.sleep(0)
+        trace.append("after-yield")
+        vt.join()
+
+    vthreads.run(main)
+    assert trace == ["spawned", "child", "after-yield"]
+
+
+def test_sleepers_wake_in_deadline_order(one_carrier):
+    trace = []
+
+    def sleeper(d):
+        vthreads.sleep(d)
+        trace.append(d)
+
+    def main():
+        vts = [vthreads.spawn(sleeper, d) for d in (0.05, 0.01, 0.03, 0.02, 0.04)]
+        for vt in vts:
+            vt.join()
+
+    vthreads.run(main)
+    assert trace == [0.01, 0.02, 0.03, 0.04, 0.05]
+
+
+def test_join_wakes_joiners_in_registration_order(one_carrier):
+    trace = []
+
+    def main():
+        target = vthreads.spawn(vthreads.sleep, 0.02)
+        def joiner(i):
+            target.join()
+            trace.append(i)
+        js = [vthreads.spawn(joiner, i) for i in range(5)]
+        for j in js:
+            j.join()
+
+    vthreads.run(main)
+    assert trace == [0, 1, 2, 3, 4]
+
+
+def test_started_vthread_never_changes_carrier(two_carriers):
+    def body():
+        me = threading.get_ident()
+        moved = 0
+        for i in range(50):
+            if i % 3:
+                vthreads.sleep(0)
+            else:
+                vthreads.sleep(0.0005)
+            moved += threading.get_ident() != me
+        return moved
+
+    def main():
+        vts = [vthreads.spawn(body) for _ in range(200)]
+        return [vt.result() for vt in vts]
+
+    assert vthreads.run(main) == [0] * 200
+
+
+def test_idle_carrier_steals_unstarted_work(two_carriers):
+    idents = set()
+    lock = threading.Lock()
+    gate = []
+
+    def busy():
+        with lock:
+            idents.add(threading.get_ident())
+        # burn CPU without parking, so a second carrier must take the rest
+        x = 0
+        for i in range(20000):
+            x += i
+        return x
+
+    def main():
+        vts = [vthreads.spawn(busy) for _ in range(400)]
+        for vt in vts:
+            vt.join()
+
+    vthreads.run(main)
+    carrier_idents = {c.thread_id for c in vthreads._core._runtime._current.carriers}
+    assert idents <= carrier_idents
+    assert len(idents) == 2, "the idle carrier stole nothing"
+
+
+def test_spawn_from_outside_is_injected_and_runs(two_carriers):
+    done = []
+    vts = [vthreads.spawn(done.append, i) for i in range(1000)]
+    for vt in vts:
+        assert vt.join(10)
+    assert sorted(done) == list(range(1000))
+
+
+def test_cross_carrier_join_chain(two_carriers):
+    """Each vthread joins the previous one; with two carriers many of these
+    joins wake a vthread on the other carrier."""
+    N = 2000
+
+    def link(prev, i):
+        if prev is not None:
+            assert prev.result() == i - 1
+        vthreads.sleep(0)
+        return i
+
+    def main():
+        prev = None
+        for i in range(N):
+            prev = vthreads.spawn(link, prev, i)
+        return prev.result()
+
+    assert vthreads.run(main) == N - 1
+
+
+def test_os_threads_and_vthreads_wake_each_other(two_carriers):
+    """Plain threads join vthreads while vthreads join to_thread work:
+    wake-ups cross in both directions with exact counts."""
+    results = []
+    lock = threading.Lock()
+
+    def vbody(i):
+        return vthreads.to_thread(lambda: i * 2)
+
+    def thread_body(start):
+        vts = [vthreads.spawn(vbody, i) for i in range(start, start + 250)]
+        got = [vt.result() for vt in vts]
+        with lock:
+            results.extend(got)
+
+    ts = [threading.Thread(target=thread_body, args=(k * 250,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+        assert not t.is_alive()
+    assert sorted(results) == [i * 2 for i in range(1000)]
+
+
+def test_stress_many_vthreads_many_wakeups(carriers):
+    """Thousands of vthreads on every carrier wake each other through
+    joins and timers; every result arrives exactly once."""
+    N = 3000
+
+    def leaf(i):
+        vthreads.sleep(0.001 * (i % 5))
+        return i
+
+    def mid(children):
+        return sum(c.result() for c in children)
+
+    def main():
+        leaves = [vthreads.spawn(leaf, i) for i in range(N)]
+        mids = [vthreads.spawn(mid, leaves[k:k + 100]) for k in range(0, N, 100)]
+        return sum(m.result() for m in mids)
+
+    assert vthreads.run(main) == sum(range(N))
+
+
+def test_idle_runtime_uses_no_cpu():
+    import time
+    vthreads.spawn(vthreads.sleep, 30)     # keeps a timer pending
+    vthreads.spawn(lambda: None).join(10)
+    c0 = time.process_time()
+    time.sleep(1.0)
+    used = time.process_time() - c0
+    # A busy-waiting carrier would burn ~1 s of CPU here.
+    assert used < 0.1, f"idle runtime used {used:.3f}s of CPU in 1s"
