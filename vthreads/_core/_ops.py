@@ -62,12 +62,11 @@ def run(main, *args, carriers=None):
 
 
 def _check_sleep(seconds):
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
+    if not isinstance(seconds, (int, float)):
+        if not hasattr(type(seconds), "__float__"):   # as time.sleep
             raise TypeError("sleep() needs a number of seconds, not "
-                            f"{type(seconds).__name__}") from None
+                            f"{type(seconds).__name__}")
+        seconds = float(seconds)
     if math.isnan(seconds):
         raise ValueError("sleep length must not be NaN")
     if seconds < 0:

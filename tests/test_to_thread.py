@@ -1,0 +1,84 @@
+"""to_thread: blocking work on helper threads."""
+
+import contextvars
+import threading
+import time
+
+import pytest
+
+import vthreads
+from vthreads import Cancelled
+from conftest import wait_until
+
+
+def test_runs_on_a_helper_thread_and_returns():
+    def where():
+        return threading.get_ident()
+
+    def main():
+        return threading.get_ident(), vthreads.to_thread(where)
+
+    mine, helper = vthreads.run(main)
+    assert mine != helper
+
+
+def test_reraises_and_passes_arguments():
+    def f(a, b=0):
+        if a < 0:
+            raise ValueError(a)
+        return a + b
+
+    assert vthreads.run(lambda: vthreads.to_thread(f, 1, b=2)) == 3
+    with pytest.raises(ValueError):
+        vthreads.run(lambda: vthreads.to_thread(f, -1))
+
+
+def test_does_not_block_the_carrier(carriers):
+    trace = []
+
+    def ticker():
+        for _ in range(5):
+            trace.append("tick")
+            vthreads.sleep(0.005)
+
+    def main():
+        t = vthreads.spawn(ticker)
+        vthreads.to_thread(time.sleep, 0.1)     # blocks a helper, not us
+        trace.append("slept")
+        t.join()
+
+    vthreads.run(main)
+    assert trace.index("slept") == 5
+
+
+def test_cancel_stops_the_wait_and_helper_finishes_in_background():
+    finished = threading.Event()
+
+    def slow():
+        time.sleep(0.2)
+        finished.set()
+        return "late"
+
+    vt = vthreads.spawn(vthreads.to_thread, slow)
+    assert wait_until(lambda: "TO_THREAD" in repr(vt))
+    vt.cancel()
+    with pytest.raises(Cancelled):
+        vt.result(10)
+    assert not finished.is_set()          # the wait ended before the work
+    assert finished.wait(10)
+
+
+def test_context_is_copied():
+    var = contextvars.ContextVar("v")
+
+    def main():
+        var.set("x")
+        return vthreads.to_thread(var.get)
+
+    assert vthreads.run(main) == "x"
+
+
+def test_from_plain_thread_and_bad_input():
+    assert vthreads.to_thread(lambda: 7) == 7
+    with pytest.raises(TypeError):
+        vthreads.to_thread(None)
