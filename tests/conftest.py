@@ -39,6 +39,16 @@ def carriers(request):
 
 
 @pytest.fixture
+def one_carrier():
+    """A fresh single-carrier runtime: nothing can be stolen, so the order of
+    events is fully defined."""
+    fresh_runtime(1)
+    yield 1
+    assert vthreads.shutdown(timeout=10)
+    vthreads.configure(None)
+
+
+@pytest.fixture
 def two_carriers():
     fresh_runtime(2)
     yield 2

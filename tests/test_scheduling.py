@@ -5,15 +5,7 @@ import threading
 import pytest
 
 import vthreads
-from conftest import fresh_runtime, wait_until
-
-
-@pytest.fixture
-def one_carrier():
-    fresh_runtime(1)
-    yield
-    assert vthreads.shutdown(timeout=10)
-    vthreads.configure(None)
+from conftest import wait_until
 
 
 def test_sleep0_round_robin_trace(one_carrier):

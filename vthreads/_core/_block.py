@@ -20,7 +20,7 @@ import math
 from .. import _originals as _o
 from ._cancel import check as _check_cancel
 from ._threadtask import current_task
-from ._ticket import INTERRUPT, TIMEOUT, Ticket
+from ._ticket import INTERRUPT, TIMEOUT
 
 __all__ = ["block", "TIMEOUT", "timeout_to_deadline"]
 
@@ -50,14 +50,22 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
         if scope_deadline is not None and (
                 deadline is None or scope_deadline < deadline):
             park_deadline = scope_deadline
-        ticket = Ticket((task,))
-        if io is not None:
-            value = task._park_io(ticket, io[0], io[1], reason, obj,
-                                  park_deadline)
-        else:
-            if register is not None:
-                register(ticket)
-            value = task._park(ticket, reason, obj, park_deadline)
+        ticket = task._new_ticket(io is not None)
+        try:
+            if io is not None:
+                value = task._park_io(ticket, io[0], io[1], reason, obj,
+                                      park_deadline)
+            else:
+                if register is not None:
+                    register(ticket)
+                value = task._park(ticket, reason, obj, park_deadline)
+        except BaseException:
+            # KeyboardInterrupt (main thread) or an error from register or
+            # the fd: withdraw the ticket so no waker counts on this park.
+            ticket.retract(INTERRUPT)
+            if unregister is not None:
+                unregister(ticket)
+            raise
         if value is TIMEOUT or value is INTERRUPT:
             if unregister is not None:
                 unregister(ticket)

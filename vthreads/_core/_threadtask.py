@@ -7,13 +7,16 @@ first use) that parks by blocking on its own lock -- or, for fd waits, in
 thread can interrupt it.
 
 Guards:
-- ``_mutex`` guards ``_ticket``, ``_io_ticket`` and ``_interrupted``
-  between the owner and cancellers.  A canceller sets its scope flag, then
+- ``_mutex`` guards ``_ticket`` and ``_interrupted`` between the owner
+  and cancellers.  A canceller sets its scope flag, then
   takes ``_mutex`` and fires the current ticket, or leaves ``_interrupted``
   set for the next park to find; the owner publishes its ticket and checks
   ``_interrupted`` under the same mutex, so no interrupt is lost.
-- ``_lock`` is held while idle; a waker releases it exactly once per
-  ticket it wins, and the owner acquires it once per park.
+- Each lock-park ticket carries its own lock, acquired when made; the
+  waker that wins the ticket releases it.  A lock per park (not per
+  thread) keeps a stale ticket -- left behind when KeyboardInterrupt
+  lands mid-park in the main thread -- from releasing a later park.
+  An fd park's ticket has no lock: its waker writes ``_waker`` instead.
 - ``_scopes`` belongs to the owner thread.
 """
 
@@ -21,7 +24,7 @@ from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
 from ._switch import getcurrent
-from ._ticket import INTERRUPT, TIMEOUT
+from ._ticket import INTERRUPT, TIMEOUT, Ticket
 
 _TIMEOUT_MAX = 2**31 / 1000.0  # lock.acquire and poll() both cap here
 
@@ -29,18 +32,15 @@ _local = _o.ThreadLocal()
 
 
 class ThreadTask:
-    __slots__ = ("_lock", "_mutex", "_ticket", "_io_ticket", "_interrupted",
+    __slots__ = ("_mutex", "_ticket", "_interrupted",
                  "_scopes", "_waker", "_reason", "_waiting_on", "ident",
                  "__weakref__")
 
     _cancel_requested = False   # an OS thread as a whole cannot be cancelled
 
     def __init__(self):
-        self._lock = _o.allocate_lock()
-        self._lock.acquire()
         self._mutex = _o.allocate_lock()
         self._ticket = None
-        self._io_ticket = None
         self._interrupted = False
         self._scopes = []
         self._waker = None
@@ -54,11 +54,21 @@ class ThreadTask:
 
     # --- waking (any thread) ---------------------------------------------
 
+    def _new_ticket(self, io=False):
+        t = Ticket((self,))
+        if io:
+            t.lock = None
+        else:
+            t.lock = lock = _o.allocate_lock()
+            lock.acquire()
+        return t
+
     def _resume(self, ticket):
-        if ticket is self._io_ticket:
+        lock = ticket.lock
+        if lock is None:
             self._waker.wake()
         else:
-            self._lock.release()
+            lock.release()
 
     def _interrupt(self):
         with self._mutex:
@@ -68,7 +78,7 @@ class ThreadTask:
 
     # --- parking (owner thread) ------------------------------------------
 
-    def _begin(self, ticket, reason, obj, io):
+    def _begin(self, ticket, reason, obj):
         """Publish the ticket; False if an interrupt was already pending."""
         with self._mutex:
             if self._interrupted:
@@ -76,33 +86,26 @@ class ThreadTask:
                 if ticket.retract(INTERRUPT):
                     return False
             self._ticket = ticket
-            if io:
-                self._io_ticket = ticket
         self._reason, self._waiting_on = reason, obj
         return True
 
     def _end(self):
         with self._mutex:
             self._ticket = None
-            self._io_ticket = None
         self._reason = self._waiting_on = None
 
     def _park(self, ticket, reason, obj, deadline):
-        if not self._begin(ticket, reason, obj, False):
+        if not self._begin(ticket, reason, obj):
             return INTERRUPT
+        lock = ticket.lock
         try:
             if deadline is None:
-                self._lock.acquire()
+                lock.acquire()
             else:
                 timeout = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX)
-                if not self._lock.acquire(True, timeout):
+                if not lock.acquire(True, timeout):
                     if not ticket.retract(TIMEOUT):
-                        self._lock.acquire()   # a wake-up won the race; take it
-        except BaseException:
-            # KeyboardInterrupt out of acquire: withdraw, or absorb the wake.
-            if not ticket.retract(INTERRUPT):
-                self._lock.acquire()
-            raise
+                        lock.acquire()    # a wake-up won the race; wait for it
         finally:
             self._end()
         return ticket.value
@@ -111,7 +114,7 @@ class ThreadTask:
         waker = self._waker
         if waker is None:
             waker = self._waker = Waker()
-        if not self._begin(ticket, reason, obj, True):
+        if not self._begin(ticket, reason, obj):
             return INTERRUPT
         try:
             p = _o.poll()

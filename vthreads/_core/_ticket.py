@@ -22,7 +22,7 @@ INTERRUPT = "INTERRUPT"    # a canceller poked the task; it re-checks its scopes
 
 
 class Ticket(list):
-    __slots__ = ("value",)
+    __slots__ = ("value", "lock")   # lock: how an OS-thread parker sleeps
 
     def fire(self, value=None):
         """Claim the ticket and resume its task with ``value``.

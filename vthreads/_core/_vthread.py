@@ -25,7 +25,7 @@ from ._block import block, timeout_to_deadline, TIMEOUT
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._errors import Cancelled
 from ._switch import getcurrent, leave
-from ._ticket import INTERRUPT
+from ._ticket import INTERRUPT, Ticket
 
 NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
 
@@ -171,6 +171,9 @@ class VThread:
         remove_waiter(self, ticket)
 
     # --- parking (owner thread) -------------------------------------------
+
+    def _new_ticket(self, io=False):
+        return Ticket((self,))
 
     def _park(self, ticket, reason, obj, deadline):
         c = self._carrier
