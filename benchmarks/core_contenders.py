@@ -155,9 +155,18 @@ def pingpong_threads(n):
 
 # --- 100k sleepers: memory per idle task, wake-up lateness --------------------
 
+# Sleep lengths: uniform over [START, START + SPREAD) s.
+# "sleepers" (2 s + 5 s): every sleeper has started before the first
+# deadline, and wake-ups come at most about a fifth as fast as spawns, so
+# lateness measures the timers with 100k tasks parked.
+# "sleepers_overlap" (1 s + 1 s): wake-ups arrive while later sleepers are
+# still starting, about as fast as spawns; the carrier runs near its
+# capacity, and one GC pause leaves a backlog that drains slowly.
+START, SPREAD = 2.0, 5.0
+
+
 def _durations(n):
-    # Deadlines spread over one second, starting one second out.
-    return [1.0 + (i % 1000) / 1000.0 for i in range(n)]
+    return [START + SPREAD * (i % 1000) / 1000.0 for i in range(n)]
 
 
 def sleepers_vthreads(n):
@@ -281,6 +290,14 @@ def _runner(use_uvloop):
     return asyncio.run
 
 
+def _overlap(fn):
+    def run(n):
+        global START, SPREAD
+        START, SPREAD = 1.0, 1.0
+        return fn(n)
+    return run
+
+
 BENCHES = {
     "spawn_join": {
         "vthreads": spawn_vthreads, "gevent": spawn_gevent,
@@ -296,4 +313,9 @@ BENCHES = {
         "asyncio": sleepers_asyncio,
         "uvloop": lambda n: sleepers_asyncio(n, True),
         "threads": sleepers_threads},
+    "sleepers_overlap": {
+        "vthreads": _overlap(sleepers_vthreads),
+        "gevent": _overlap(sleepers_gevent),
+        "asyncio": _overlap(sleepers_asyncio),
+        "uvloop": _overlap(lambda n: sleepers_asyncio(n, True))},
 }

@@ -1,7 +1,7 @@
 """One-shot completion with waiters: what join() and to_thread() wait on.
 
-An object with ``_done`` (bool) and ``_waiters`` (list of tickets, or None
-once done) slots completes once; every ticket registered before or after
+An object with ``_done`` (bool), ``_waiters`` (list of tickets, or None
+once done), ``_result`` and ``_exc`` slots completes once; every ticket registered before or after
 is fired with the object.  Guard: a stripe lock chosen by the object's id
 (64 stripes), so a million objects need no lock each and unrelated objects
 rarely contend.  ``_done`` may be read without the lock as a hint; the
@@ -37,11 +37,16 @@ def remove_waiter(obj, ticket):
             ws.remove(ticket)
 
 
-def complete(obj):
-    """Mark done and fire every waiter.  Returns False if already done."""
+def complete(obj, result, exc):
+    """Store the outcome, mark done and fire every waiter.
+
+    Returns False (storing nothing) if already done.
+    """
     with _STRIPES[(id(obj) >> 4) & 63]:
         if obj._done:
             return False
+        obj._result = result
+        obj._exc = exc
         obj._done = True
         waiters, obj._waiters = obj._waiters, None
     if waiters:

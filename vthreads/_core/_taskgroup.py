@@ -20,7 +20,7 @@ from ._runtime import get_runtime
 
 class TaskGroup:
     __slots__ = ("_scope", "_lock", "_children", "_errors", "_entered",
-                 "_closed", "_done", "_waiters")
+                 "_closed", "_done", "_waiters", "_result", "_exc")
 
     def __init__(self):
         self._scope = CancelScope()
@@ -31,6 +31,7 @@ class TaskGroup:
         self._closed = False
         self._done = False       # "no children left" -- see _completion
         self._waiters = None
+        self._result = self._exc = None
 
     def __repr__(self):
         return f"<TaskGroup children={len(self._children)} errors={len(self._errors)}>"
@@ -80,7 +81,7 @@ class TaskGroup:
             for other in others:
                 other.cancel()
         if empty:
-            complete(self)
+            complete(self, None, None)
 
     def _cancel_children(self):
         with self._lock:
@@ -93,7 +94,7 @@ class TaskGroup:
             self._closed = True
             empty = not self._children
         if empty:
-            complete(self)
+            complete(self, None, None)
         block("TASKGROUP", self, self._add_waiter, self._remove_waiter)
 
     def _add_waiter(self, ticket):

@@ -28,22 +28,23 @@ _Condition = threading.Condition
 
 class _Job:
     __slots__ = ("fn", "args", "kwargs", "ctx", "abandoned", "_done",
-                 "_waiters", "result", "exc")
+                 "_waiters", "_result", "_exc")
 
     def __init__(self, fn, args, kwargs, ctx):
         self.fn, self.args, self.kwargs, self.ctx = fn, args, kwargs, ctx
         self.abandoned = False
         self._done = False
         self._waiters = None
-        self.result = self.exc = None
+        self._result = self._exc = None
 
     def run(self):
+        result = exc = None
         try:
-            self.result = self.ctx.run(self.fn, *self.args, **self.kwargs)
-        except BaseException as exc:
-            self.exc = exc
+            result = self.ctx.run(self.fn, *self.args, **self.kwargs)
+        except BaseException as e:
+            exc = e
         self.fn = self.args = self.kwargs = self.ctx = None
-        complete(self)
+        complete(self, result, exc)
 
 
 class _Pool:
@@ -112,6 +113,6 @@ def to_thread(fn, *args, **kwargs):
     except Cancelled:
         job.abandoned = True
         raise
-    if job.exc is not None:
-        raise job.exc
-    return job.result
+    if job._exc is not None:
+        raise job._exc
+    return job._result

@@ -283,10 +283,7 @@ class VThread:
         self._state = DONE
         self._ticket = self._reason = self._waiting_on = None
         self._scopes = ()
-        with stripe(self):
-            self._result = result
-            self._exc = exc
-        complete(self)
+        complete(self, result, exc)
         group = self._group
         if group is not None:
             group._child_done(self)
