@@ -24,6 +24,7 @@ sleep = time.sleep
 allocate_lock = _thread.allocate_lock
 get_ident = _thread.get_ident
 Thread = threading.Thread
+Condition = threading.Condition
 ThreadLocal = _thread._local
 # Runs before threading joins non-daemon threads at exit (concurrent.futures
 # uses the same hook).  Absent on very old Pythons; we require 3.11+.

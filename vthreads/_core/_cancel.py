@@ -70,7 +70,7 @@ def current_effective_deadline():
 class CancelScope:
     """A region of code that can be cancelled, by hand or by a deadline.
 
-    ``deadline`` is in ``time.monotonic()`` seconds.  A shielded scope hides
+    ``deadline`` is in seconds of the monotonic clock.  A shielded scope hides
     the cancellation of the scopes outside it.
     """
 

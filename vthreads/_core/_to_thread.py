@@ -12,8 +12,8 @@ counts; ``_cond`` (a real Condition on that lock) wakes idle helpers.  A
 job's ``_done`` / ``_waiters`` / result fields follow _completion.
 """
 
+import contextvars
 import os
-import threading
 
 from .. import _originals as _o
 from ._block import block
@@ -21,9 +21,6 @@ from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 
 IDLE_EXIT = 10.0
-
-# Captured here, before anything can patch threading.
-_Condition = threading.Condition
 
 
 class _Job:
@@ -51,7 +48,7 @@ class _Pool:
     def __init__(self, max_workers):
         self.max_workers = max_workers
         self._lock = _o.allocate_lock()
-        self._cond = _Condition(self._lock)
+        self._cond = _o.Condition(self._lock)
         self._jobs = []
         self._threads = 0
         self._idle = 0
@@ -102,7 +99,6 @@ def to_thread(fn, *args, **kwargs):
     Returns its result or raises its exception.  Works from vthreads and
     plain threads alike.
     """
-    import contextvars
     if not callable(fn):
         raise TypeError(f"to_thread() needs a callable, not {type(fn).__name__}")
     job = _Job(fn, args, kwargs, contextvars.copy_context())

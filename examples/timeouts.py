@@ -1,0 +1,52 @@
+"""Plain blocking code, ten thousand at a time, with timeouts.
+
+    python3 examples/timeouts.py [N]
+
+Each "request" sleeps a random time standing in for slow I/O.  A TaskGroup
+runs them all; fail_after() gives each one a deadline, and the ones that
+miss it are counted instead of waited for.  A plain OS thread uses the same
+cancel scope at the end.
+"""
+
+import random
+import sys
+import threading
+import time
+
+import vthreads
+
+
+def request(i, results):
+    try:
+        with vthreads.fail_after(0.5):
+            vthreads.sleep(random.uniform(0.1, 0.7))    # the "slow I/O"
+        results["ok"] += 1
+    except TimeoutError:
+        results["timed out"] += 1
+
+
+def main(n):
+    results = {"ok": 0, "timed out": 0}
+    t0 = time.monotonic()
+    with vthreads.TaskGroup() as tg:
+        for i in range(n):
+            tg.spawn(request, i, results)
+    took = time.monotonic() - t0
+    print(f"{n} requests in {took:.2f}s: {results['ok']} ok, "
+          f"{results['timed out']} timed out after 0.5s")
+    return results
+
+
+def in_a_plain_thread():
+    with vthreads.move_on_after(0.2) as scope:
+        vthreads.sleep(10)          # a library call: cancellable here too
+    print(f"plain thread: gave up after 0.2s (cancelled_caught={scope.cancelled_caught})")
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    r = vthreads.run(main, n)
+    assert r["ok"] + r["timed out"] == n
+    t = threading.Thread(target=in_a_plain_thread)
+    t.start()
+    t.join()

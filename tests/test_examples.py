@@ -1,0 +1,34 @@
+"""The examples run as the README says, and do what they print."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_example(name, *args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "examples", name),
+                           *args], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+
+
+def test_timeouts_example():
+    r = run_example("timeouts.py", "2000")
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"2000 requests in [\d.]+s: (\d+) ok, (\d+) timed out", r.stdout)
+    assert m, r.stdout
+    ok, late = int(m.group(1)), int(m.group(2))
+    assert ok + late == 2000 and ok > 0 and late > 0
+    assert "cancelled_caught=True" in r.stdout
+
+
+def test_readme_example_runs():
+    """The code block under 'Ten lines' in the README, exactly."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("## Ten lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    r = subprocess.run([sys.executable, "-c", block], capture_output=True,
+                       text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fetched 1000 pages, 0 failed; slow one moved on: True"
