@@ -18,7 +18,7 @@ Threads: runs in the parking task's own thread.
 import math
 
 from .. import _originals as _o
-from ._cancel import check as _check_cancel
+from ._cancel import check as _check_cancel, check_seconds
 from ._threadtask import current_task
 from ._ticket import INTERRUPT, TIMEOUT
 
@@ -29,9 +29,7 @@ def timeout_to_deadline(timeout):
     """None -> None; seconds -> a monotonic deadline.  Rejects NaN and < 0."""
     if timeout is None:
         return None
-    timeout = float(timeout)
-    if timeout < 0 or math.isnan(timeout):
-        raise ValueError("timeout must be a non-negative number")
+    timeout = check_seconds(timeout)
     if timeout == math.inf:
         return None
     return _o.monotonic() + timeout

@@ -164,12 +164,18 @@ def _check_deadline(deadline):
     return None if deadline == math.inf else deadline
 
 
-def _check_seconds(seconds):
-    seconds = float(seconds)
+def check_seconds(seconds, what="timeout"):
+    """A number of seconds, checked as the stdlib sleep does: TypeError for what is
+    not a number, ValueError for NaN or a negative value."""
+    if not isinstance(seconds, (int, float)):
+        if not hasattr(type(seconds), "__float__"):
+            raise TypeError(f"{what} must be a number of seconds, not "
+                            f"{type(seconds).__name__}")
+        seconds = float(seconds)
     if math.isnan(seconds):
-        raise ValueError("timeout must not be NaN")
+        raise ValueError(f"{what} must not be NaN")
     if seconds < 0:
-        raise ValueError("timeout must be non-negative")
+        raise ValueError(f"{what} must be non-negative")
     return seconds
 
 
@@ -180,7 +186,7 @@ def move_on_at(deadline, *, shield=False):
 
 def move_on_after(seconds, *, shield=False):
     """A scope cancelled ``seconds`` from now; the block is simply left."""
-    return CancelScope(deadline=_o.monotonic() + _check_seconds(seconds),
+    return CancelScope(deadline=_o.monotonic() + check_seconds(seconds),
                        shield=shield)
 
 

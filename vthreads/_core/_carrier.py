@@ -75,17 +75,14 @@ class Carrier:
     # --- posting from other threads --------------------------------------
 
     def post_ready(self, vt):
-        with self._lock:
-            self._ready_in.append(vt)
-            wake = self._sleeping and not self._notified
-            if wake:
-                self._notified = True
-        if wake:
-            self.poller.wake()
+        self._post(self._ready_in, vt)
 
     def post_call(self, fn):
+        self._post(self._calls_in, fn)
+
+    def _post(self, inbox, item):
         with self._lock:
-            self._calls_in.append(fn)
+            inbox.append(item)
             wake = self._sleeping and not self._notified
             if wake:
                 self._notified = True
@@ -180,8 +177,12 @@ class Carrier:
 
     def _take_posts(self):
         with self._lock:
-            ready, self._ready_in = self._ready_in, []
-            calls, self._calls_in = self._calls_in, []
+            # Copy and clear: the lists keep their identity, which _post
+            # relies on (it names the list before taking the lock).
+            ready = self._ready_in[:]
+            self._ready_in.clear()
+            calls = self._calls_in[:]
+            self._calls_in.clear()
         if ready:
             self.runq.extend(ready)
         for fn in calls:

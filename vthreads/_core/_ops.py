@@ -11,7 +11,7 @@ import math
 from .. import _originals as _o
 from .._poller import READ, WRITE
 from ._block import block, timeout_to_deadline, TIMEOUT
-from ._cancel import check as _check_cancel
+from ._cancel import check as _check_cancel, check_seconds
 from ._runtime import get_runtime
 from ._switch import getcurrent
 from ._threadtask import current_task
@@ -61,22 +61,9 @@ def run(main, *args, carriers=None):
         raise
 
 
-def _check_sleep(seconds):
-    if not isinstance(seconds, (int, float)):
-        if not hasattr(type(seconds), "__float__"):   # as time.sleep
-            raise TypeError("sleep() needs a number of seconds, not "
-                            f"{type(seconds).__name__}")
-        seconds = float(seconds)
-    if math.isnan(seconds):
-        raise ValueError("sleep length must not be NaN")
-    if seconds < 0:
-        raise ValueError("sleep length must be non-negative")
-    return seconds
-
-
 def sleep(seconds):
     """Park for ``seconds``.  ``sleep(0)`` is a checkpoint that yields."""
-    seconds = _check_sleep(seconds)
+    seconds = check_seconds(seconds, "sleep length")
     if seconds == 0:
         checkpoint()
         return

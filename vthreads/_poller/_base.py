@@ -102,3 +102,41 @@ class WaiterTable:
     @staticmethod
     def mask(entry):
         return (READ if entry[0] else 0) | (WRITE if entry[1] else 0)
+
+
+class BackendBase:
+    """What both backends share: the waker, the table, ``register``.
+
+    A backend sets up its kernel object and registers ``self._wfd`` for
+    reading in ``__init__`` (after calling this one), and implements
+    ``_sync(fd, entry, fresh)``: make the kernel interest match ``entry``;
+    ``fresh`` means no other waiter was pending, so the kernel's view may
+    be stale (an abandoned wait, or a closed fd whose number was reused).
+    """
+
+    def __init__(self):
+        self._waker = Waker()
+        self._wfd = self._waker.fileno
+        self._table = WaiterTable()
+
+    @property
+    def waiting(self):
+        return self._table.waiting
+
+    def wake(self):
+        self._waker.wake()
+
+    def register(self, fd, events, token):
+        if fd == self._wfd:
+            raise ValueError("cannot wait on the poller's own wake-up fd")
+        entry = self._table.add(fd, events, token)
+        fresh = len(entry[0]) + len(entry[1]) == 1
+        try:
+            self._sync(fd, entry, fresh)
+        except PermissionError:      # a regular file: never blocks
+            self._table.remove(fd, token)
+            return False
+        except BaseException:
+            self._table.remove(fd, token)
+            raise
+        return True

@@ -20,7 +20,7 @@ Threads: the owner carrier runs everything except ``wake``.
 import errno
 
 from .. import _originals as _o
-from ._base import READ, WRITE, Waker, WaiterTable
+from ._base import READ, WRITE, BackendBase, WaiterTable
 
 _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
@@ -31,38 +31,15 @@ def _kernel_mask(mask):
     return ((_IN if mask & READ else 0) | (_OUT if mask & WRITE else 0)) | _ONESHOT
 
 
-class EpollBackend:
+class EpollBackend(BackendBase):
     def __init__(self):
+        super().__init__()
         self._ep = _o.epoll()
-        self._waker = Waker()
-        self._wfd = self._waker.fileno
         self._ep.register(self._wfd, _IN)
-        self._table = WaiterTable()
         self._armed = {}    # fd -> mask armed in the kernel (0: disarmed)
 
-    @property
-    def waiting(self):
-        return self._table.waiting
-
-    def wake(self):
-        self._waker.wake()
-
-    def register(self, fd, events, token):
-        if fd == self._wfd:
-            raise ValueError("cannot wait on the poller's own wake-up fd")
-        entry = self._table.add(fd, events, token)
-        # With no other waiter pending, the kernel's view may be stale (an
-        # abandoned wait, or the fd closed and its number reused): re-arm.
-        fresh = len(entry[0]) + len(entry[1]) == 1
-        try:
-            self._arm(fd, WaiterTable.mask(entry), fresh)
-        except PermissionError:
-            self._table.remove(fd, token)
-            return False
-        except BaseException:
-            self._table.remove(fd, token)
-            raise
-        return True
+    def _sync(self, fd, entry, fresh):
+        self._arm(fd, WaiterTable.mask(entry), fresh)
 
     def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)

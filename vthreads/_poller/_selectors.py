@@ -9,7 +9,7 @@ Threads: the owner carrier runs everything except ``wake``.
 import selectors
 
 from .. import _originals as _o
-from ._base import READ, WRITE, Waker, WaiterTable
+from ._base import READ, WRITE, BackendBase, WaiterTable
 
 _SEL = {READ: selectors.EVENT_READ, WRITE: selectors.EVENT_WRITE}
 
@@ -18,43 +18,20 @@ def _sel_mask(mask):
     return (_SEL[READ] if mask & READ else 0) | (_SEL[WRITE] if mask & WRITE else 0)
 
 
-class SelectorsBackend:
+class SelectorsBackend(BackendBase):
     def __init__(self):
+        super().__init__()
         self._sel = _o.DefaultSelector()
-        self._waker = Waker()
-        self._wfd = self._waker.fileno
         self._sel.register(self._wfd, selectors.EVENT_READ)
-        self._table = WaiterTable()
 
-    @property
-    def waiting(self):
-        return self._table.waiting
-
-    def wake(self):
-        self._waker.wake()
-
-    def register(self, fd, events, token):
-        if fd == self._wfd:
-            raise ValueError("cannot wait on the poller's own wake-up fd")
-        entry = self._table.add(fd, events, token)
-        if len(entry[0]) + len(entry[1]) == 1:
-            # No other waiter: the selector's map may describe a closed fd
-            # whose number was reused.  Start from a clean registration.
+    def _sync(self, fd, entry, fresh=False):
+        if fresh:
+            # The selector's map may describe a closed fd whose number was
+            # reused.  Start from a clean registration.
             try:
                 self._sel.unregister(fd)
             except (KeyError, ValueError, OSError):
                 pass
-        try:
-            self._sync(fd, entry)
-        except PermissionError:
-            self._table.remove(fd, token)
-            return False
-        except BaseException:
-            self._table.remove(fd, token)
-            raise
-        return True
-
-    def _sync(self, fd, entry):
         mask = _sel_mask(WaiterTable.mask(entry)) if entry else 0
         try:
             key = self._sel.get_map().get(fd)
