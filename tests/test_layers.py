@@ -13,6 +13,7 @@ LAYERS = {
     "_originals": 0,
     "_poller": 1,
     "_core": 2,
+    "_sync": 3,
 }
 
 

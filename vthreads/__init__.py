@@ -10,10 +10,18 @@ from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
                     move_on_after, move_on_at, run, shutdown, sleep, spawn,
                     to_thread, wait_readable, wait_writable)
 from ._core import default_excepthook as excepthook
+from ._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Channel,
+                    ChannelClosed, Condition, Event, LifoQueue, Lock,
+                    PriorityQueue, Queue, RLock, Semaphore, ShutDown,
+                    SimpleQueue, select)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Barrier", "BoundedSemaphore", "BrokenBarrierError", "Channel",
+    "ChannelClosed", "Condition", "Event", "LifoQueue", "Lock",
+    "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",
+    "SimpleQueue", "select",
     "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
     "checkpoint", "configure", "current", "current_effective_deadline",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",

@@ -16,9 +16,20 @@ owner thread, which publishes the write to the task.
 Threads: any.
 """
 
-# Values a ticket can carry besides a waker's own payload.
-TIMEOUT = "TIMEOUT"        # the park's deadline passed
-INTERRUPT = "INTERRUPT"    # a canceller poked the task; it re-checks its scopes
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+# Values a ticket can carry besides a waker's own payload.  Unique objects,
+# so no payload (a queue item, say) can ever be mistaken for one.
+TIMEOUT = _Sentinel("TIMEOUT")        # the park's deadline passed
+INTERRUPT = _Sentinel("INTERRUPT")    # a canceller poked the task
 
 
 class Ticket(list):
@@ -36,6 +47,21 @@ class Ticket(list):
         self.value = value
         task._resume(self)
         return True
+
+    def claim(self):
+        """Claim without resuming yet: the task, or None if already claimed.
+
+        The claimer must then call ``deliver`` exactly once.  For a waker
+        that has to decide what to deliver only after it won.
+        """
+        try:
+            return self.pop()
+        except IndexError:
+            return None
+
+    def deliver(self, task, value):
+        self.value = value
+        task._resume(self)
 
     def retract(self, value):
         """Claim the ticket from the parked task's own side, without a resume."""

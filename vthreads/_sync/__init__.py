@@ -1,0 +1,18 @@
+"""The primitives layer: locks, events, queues and channels whose waiters
+may be vthreads on any carrier or plain OS threads.
+
+Built only on what ``vthreads._core`` exports (block, tickets, scopes).
+"""
+
+from ._barrier import Barrier, BrokenBarrierError
+from ._channel import Channel, ChannelClosed, select
+from ._condition import Condition
+from ._event import Event
+from ._locks import Lock, RLock
+from ._queues import Empty, Full, LifoQueue, PriorityQueue, Queue, ShutDown, SimpleQueue
+from ._semaphore import BoundedSemaphore, Semaphore
+
+__all__ = ["Barrier", "BoundedSemaphore", "BrokenBarrierError", "Channel",
+           "ChannelClosed", "Condition", "Empty", "Event", "Full",
+           "LifoQueue", "Lock", "PriorityQueue", "Queue", "RLock",
+           "Semaphore", "ShutDown", "SimpleQueue", "select"]

@@ -1,0 +1,131 @@
+"""Barrier for every kind of waiter, with threading.Barrier's API.
+
+Each filling of the barrier is a generation (``_Gen``); waiters keep theirs
+and, once woken, read from it whether it passed or broke, so a reset that
+starts the next generation still fails the waiters of the old one.
+
+Guard: ``_mutex`` guards the current generation, the count, ``_broken``,
+every ``_Gen``'s flags and the wait queue.  Threads: any.
+"""
+
+import threading
+
+from .. import _originals as _o
+from .._core import TIMEOUT, block
+from ._args import wait_deadline
+from ._waitq import WaitQueue
+
+BrokenBarrierError = threading.BrokenBarrierError
+
+
+class _Gen:
+    __slots__ = ("passed", "broken")
+
+    def __init__(self):
+        self.passed = self.broken = False
+
+
+class Barrier:
+    def __init__(self, parties, action=None, timeout=None):
+        if parties < 1:
+            raise ValueError("parties must be > 0")
+        self._mutex = _o.allocate_lock()
+        self._parties = parties
+        self._action = action
+        self._timeout = timeout
+        self._count = 0
+        self._gen = _Gen()
+        self._broken = False
+        self._waiters = WaitQueue()
+
+    def __repr__(self):
+        return (f"<vthreads.Barrier waiters={self._count}/{self._parties} "
+                f"broken={self._broken}>")
+
+    @property
+    def parties(self):
+        return self._parties
+
+    @property
+    def n_waiting(self):
+        return self._count
+
+    @property
+    def broken(self):
+        return self._broken
+
+    def wait(self, timeout=None):
+        if timeout is None:
+            timeout = self._timeout
+        with self._mutex:
+            if self._broken:
+                raise BrokenBarrierError
+            gen = self._gen
+            index = self._count
+            self._count += 1
+            last = self._count == self._parties
+        if last:
+            try:
+                if self._action is not None:
+                    self._action()
+            except BaseException:
+                self.abort()
+                raise
+            with self._mutex:
+                gen.passed = True
+                self._next_generation()
+            return index
+
+        def register(ticket):
+            with self._mutex:
+                if gen.passed or gen.broken:
+                    done = True
+                else:
+                    self._waiters.add(ticket)
+                    done = False
+            if done:
+                ticket.fire(True)
+
+        def unregister(ticket):
+            with self._mutex:
+                self._waiters.remove(ticket)
+
+        try:
+            value = block("BARRIER_WAIT", self, register, unregister,
+                          wait_deadline(timeout))
+        except BaseException:
+            self._break_gen(gen)            # cancelled: the others cannot pass
+            raise
+        if value is TIMEOUT:
+            self._break_gen(gen)
+        with self._mutex:
+            if gen.passed:
+                return index
+        raise BrokenBarrierError
+
+    def _next_generation(self):
+        # Under _mutex.
+        self._count = 0
+        self._gen = _Gen()
+        self._waiters.wake_all(True)
+
+    def _break_gen(self, gen):
+        with self._mutex:
+            if gen is self._gen and not gen.passed:
+                gen.broken = True
+                self._broken = True
+                self._waiters.wake_all(True)
+
+    def abort(self):
+        """Put the barrier into the broken state; waiters get BrokenBarrierError."""
+        with self._mutex:
+            self._gen.broken = True
+            self._broken = True
+            self._waiters.wake_all(True)
+
+    def reset(self):
+        """Back to empty; current waiters get BrokenBarrierError."""
+        with self._mutex:
+            self._gen.broken = True
+            self._broken = False
+            self._next_generation()

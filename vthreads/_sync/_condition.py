@@ -1,0 +1,111 @@
+"""Condition for every kind of waiter, over a vthreads Lock or RLock.
+
+``wait`` registers before it releases the lock, so a notify (which needs
+the lock) can never fall between the two.  The lock is taken back before
+``wait`` returns or raises -- shielded from cancellation, as threading
+guarantees the lock is held again on every exit.
+
+Guard: the condition's lock guards the wait queue (threading's rule:
+wait and notify only with the lock held).  Threads: any.
+"""
+
+from .._core import TIMEOUT, CancelScope, block
+from .. import _originals as _o
+from ._args import wait_deadline
+from ._locks import RLock
+from ._waitq import WaitQueue
+
+
+class Condition:
+    def __init__(self, lock=None):
+        if lock is None:
+            lock = RLock()
+        self._lock = lock
+        self.acquire = lock.acquire
+        self.release = lock.release
+        self._waiters = WaitQueue()
+
+    def __repr__(self):
+        return f"<vthreads.Condition({self._lock!r}, waiters={len(self._waiters)})>"
+
+    def __enter__(self):
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+    def _is_owned(self):
+        own = getattr(self._lock, "_is_owned", None)
+        if own is not None:
+            return own()
+        # A plain Lock has no owner: "owned" means locked, as threading.
+        if self._lock.acquire(False):
+            self._lock.release()
+            return False
+        return True
+
+    def _release_save(self):
+        save = getattr(self._lock, "_release_save", None)
+        if save is not None:
+            return save()
+        self._lock.release()
+        return None
+
+    def _acquire_restore(self, state):
+        restore = getattr(self._lock, "_acquire_restore", None)
+        if restore is not None:
+            restore(state)
+        else:
+            self._lock.acquire()
+
+    def wait(self, timeout=None):
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        deadline = wait_deadline(timeout)
+        state = None
+        released = False
+
+        def register(ticket):
+            nonlocal state, released
+            self._waiters.add(ticket)     # still under the lock
+            if not released:
+                state = self._release_save()
+                released = True
+
+        def unregister(ticket):
+            # Without the lock: WaitQueue.remove is one OrderedDict op, and
+            # a notifier that already popped this ticket just fails to fire.
+            self._waiters.remove(ticket)
+
+        try:
+            return block("CONDITION_WAIT", self, register, unregister,
+                         deadline) is not TIMEOUT
+        finally:
+            if released:
+                with CancelScope(shield=True):
+                    self._acquire_restore(state)
+
+    def wait_for(self, predicate, timeout=None):
+        end = None if timeout is None else _o.monotonic() + timeout
+        result = predicate()
+        while not result:
+            if end is not None:
+                left = end - _o.monotonic()
+                if left <= 0:
+                    break
+                self.wait(left)
+            else:
+                self.wait()
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        while n > 0 and self._waiters.wake_one(True):
+            n -= 1
+
+    def notify_all(self):
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        self._waiters.wake_all(True)

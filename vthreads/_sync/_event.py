@@ -1,0 +1,54 @@
+"""Event for every kind of waiter.  ``set()`` wakes all waiters in one
+pass over the wait queue: O(N) for N waiters, no wasted wake-ups.
+
+Guard: ``_mutex`` guards ``_flag`` and the wait queue.  Threads: any.
+"""
+
+from .. import _originals as _o
+from .._core import TIMEOUT, block
+from ._args import wait_deadline
+from ._waitq import WaitQueue
+
+
+class Event:
+    __slots__ = ("_mutex", "_flag", "_waiters", "__weakref__")
+
+    def __init__(self):
+        self._mutex = _o.allocate_lock()
+        self._flag = False
+        self._waiters = WaitQueue()
+
+    def __repr__(self):
+        return (f"<vthreads.Event {'set' if self._flag else 'unset'} "
+                f"waiters={len(self._waiters)}>")
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        with self._mutex:
+            self._flag = True
+            self._waiters.wake_all(True)
+
+    def clear(self):
+        with self._mutex:
+            self._flag = False
+
+    def wait(self, timeout=None):
+        deadline = wait_deadline(timeout)
+        if self._flag:
+            return True
+        # As threading: True once set() woke us, even if cleared since.
+        return block("EVENT_WAIT", self, self._register, self._unregister,
+                     deadline) is not TIMEOUT
+
+    def _register(self, ticket):
+        with self._mutex:
+            if not self._flag:
+                self._waiters.add(ticket)
+                return
+        ticket.fire(True)
+
+    def _unregister(self, ticket):
+        with self._mutex:
+            self._waiters.remove(ticket)

@@ -1,0 +1,165 @@
+"""Lock and RLock for every kind of waiter.
+
+Ownership is handed straight to the oldest waiter on release, so waiters
+are served in FIFO order and a newcomer never barges past them: the lock
+is never free while anyone waits.  A waiter that leaves (timeout, cancel)
+before the hand-off simply loses its place; one that leaves after it gives
+the lock back (see _waitq).
+
+Guard: ``_mutex`` (a real lock) guards ``_locked`` / ``_owner`` / ``_count``
+and the wait queue.  Threads: any.
+"""
+
+from .. import _originals as _o
+from .._core import TIMEOUT, block, current_task
+from ._args import acquire_deadline
+from ._waitq import WaitQueue, granted
+
+
+class Lock:
+    """A ``threading.Lock`` that parks vthreads instead of blocking carriers."""
+
+    __slots__ = ("_mutex", "_locked", "_waiters", "__weakref__")
+
+    def __init__(self):
+        self._mutex = _o.allocate_lock()
+        self._locked = False
+        self._waiters = WaitQueue()
+
+    def __repr__(self):
+        state = "locked" if self._locked else "unlocked"
+        return f"<vthreads.Lock {state} waiters={len(self._waiters)}>"
+
+    def locked(self):
+        return self._locked
+
+    def acquire(self, blocking=True, timeout=-1):
+        deadline = acquire_deadline(blocking, timeout)
+        with self._mutex:
+            if not self._locked:
+                self._locked = True
+                return True
+        if not blocking:
+            return False
+        return block("LOCK_ACQUIRE", self, self._register, self._unregister,
+                     deadline) is not TIMEOUT
+
+    def _register(self, ticket):
+        with self._mutex:
+            if self._locked:
+                self._waiters.add(ticket)
+                return
+            self._locked = True
+        ticket.fire(True)
+
+    def _unregister(self, ticket):
+        with self._mutex:
+            self._waiters.remove(ticket)
+        if granted(ticket):
+            self.release()
+
+    def release(self):
+        with self._mutex:
+            if not self._locked:
+                raise RuntimeError("release unlocked lock")
+            if not self._waiters.wake_one(True):
+                self._locked = False
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+class RLock:
+    """A ``threading.RLock``: re-entrant per task (vthread or OS thread)."""
+
+    __slots__ = ("_mutex", "_owner", "_count", "_waiters", "__weakref__")
+
+    def __init__(self):
+        self._mutex = _o.allocate_lock()
+        self._owner = None
+        self._count = 0
+        self._waiters = WaitQueue()
+
+    def __repr__(self):
+        return (f"<vthreads.RLock {'locked' if self._owner else 'unlocked'} "
+                f"owner={self._owner!r} count={self._count} "
+                f"waiters={len(self._waiters)}>")
+
+    def acquire(self, blocking=True, timeout=-1):
+        deadline = acquire_deadline(blocking, timeout)
+        me = current_task()
+        with self._mutex:
+            if self._owner is None:
+                self._owner, self._count = me, 1
+                return True
+            if self._owner is me:
+                self._count += 1
+                return True
+        if not blocking:
+            return False
+        return block("RLOCK_ACQUIRE", self, self._register, self._unregister,
+                     deadline) is not TIMEOUT
+
+    def _register(self, ticket):
+        me = current_task()
+        with self._mutex:
+            if self._owner is not None:
+                self._waiters.add(ticket, me)
+                return
+            self._owner, self._count = me, 1
+        ticket.fire(True)
+
+    def _unregister(self, ticket):
+        with self._mutex:
+            self._waiters.remove(ticket)
+        if granted(ticket):
+            self._release_all()
+
+    def release(self):
+        with self._mutex:
+            if self._owner is not current_task():
+                raise RuntimeError("cannot release un-acquired lock")
+            self._count -= 1
+            if self._count == 0:
+                self._hand_off()
+
+    def _hand_off(self):
+        # Under _mutex.  Ownership moves to the oldest live waiter.
+        while True:
+            got = self._waiters.pop()
+            if got is None:
+                self._owner = None
+                return
+            ticket, task = got
+            self._owner, self._count = task, 1
+            if ticket.fire(True):
+                return
+
+    def _release_all(self):
+        with self._mutex:
+            self._count = 0
+            self._hand_off()
+
+    # The protocol threading.Condition and ours use to wait with an RLock.
+    def _is_owned(self):
+        return self._owner is current_task()
+
+    def _release_save(self):
+        with self._mutex:
+            if self._owner is not current_task():
+                raise RuntimeError("cannot release un-acquired lock")
+            state = self._count
+            self._count = 0
+            self._hand_off()
+            return state
+
+    def _acquire_restore(self, state):
+        self.acquire()
+        self._count = state
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc):
+        self.release()

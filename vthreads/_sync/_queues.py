@@ -1,0 +1,305 @@
+"""Queue, LifoQueue, PriorityQueue and SimpleQueue for every kind of waiter.
+
+The ``queue`` module's API and exceptions, plus ``shutdown(immediate)``
+with Python 3.13's semantics on every supported Python.
+
+Hand-off keeps waiters in FIFO order and makes cancellation lose nothing:
+- ``put`` with getters waiting gives the item straight to the oldest one
+  by firing its ticket with ``(item,)``.  A getter that was cancelled first
+  has lost its ticket, the fire fails, and the item goes to the next getter
+  or into the buffer: a cancelled ``get`` never consumes an item.
+- ``put`` on a full queue parks with its item; a ``get`` that makes room
+  moves the oldest parked item into the buffer and fires that putter's
+  ticket.  A cancelled putter's ticket cannot fire, so its item never
+  enters: a cancelled ``put`` never delivers.
+- A plain thread interrupted by KeyboardInterrupt after its ``get`` was
+  granted gives the item back at the front (``_unregister_get``).
+
+Guard: ``_mutex`` guards the buffer, both wait queues, the task count,
+the join waiters and ``_is_shutdown``.  Threads: any.
+"""
+
+import heapq
+import queue as _queue
+from collections import deque
+
+from .. import _originals as _o
+from .._core import TIMEOUT, block, timeout_to_deadline
+from ._waitq import WaitQueue, granted
+
+Empty = _queue.Empty
+Full = _queue.Full
+
+
+class _ShutDown(Exception):
+    """Raised by put/get on a queue that was shut down (queue.ShutDown on 3.13+)."""
+
+
+ShutDown = getattr(_queue, "ShutDown", _ShutDown)
+
+_SHUT = object()      # ticket value: the queue was shut down under the waiter
+
+# The queue API's own ``block`` argument shadows the park function here.
+_park = block
+
+
+def _deadline(block_, timeout):
+    if not block_ or timeout is None:
+        return None
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return timeout_to_deadline(timeout)
+
+
+class Queue:
+    def __init__(self, maxsize=0):
+        self.maxsize = maxsize
+        self._mutex = _o.allocate_lock()
+        self._init(maxsize)
+        self._getters = WaitQueue()
+        self._putters = WaitQueue()
+        self._joiners = WaitQueue()
+        self.unfinished_tasks = 0
+        self._is_shutdown = False
+
+    def __repr__(self):
+        return (f"<vthreads.{type(self).__name__} size={self._qsize()} "
+                f"maxsize={self.maxsize} getters={len(self._getters)} "
+                f"putters={len(self._putters)}>")
+
+    # --- storage, overridable as in queue.Queue ----------------------------
+
+    def _init(self, maxsize):
+        self.queue = deque()
+
+    def _qsize(self):
+        return len(self.queue)
+
+    def _put(self, item):
+        self.queue.append(item)
+
+    def _get(self):
+        return self.queue.popleft()
+
+    def _put_back(self, item):
+        """Return an item a getter could not take, where it came from."""
+        self.queue.appendleft(item)
+
+    # --- inspection -----------------------------------------------------------
+
+    def qsize(self):
+        with self._mutex:
+            return self._qsize()
+
+    def empty(self):
+        with self._mutex:
+            return not self._qsize()
+
+    def full(self):
+        with self._mutex:
+            return 0 < self.maxsize <= self._qsize()
+
+    def _has_room(self):
+        return self.maxsize <= 0 or self._qsize() < self.maxsize
+
+    # --- put --------------------------------------------------------------------
+
+    def put(self, item, block=True, timeout=None):
+        deadline = _deadline(block, timeout)
+        with self._mutex:
+            if self._is_shutdown:
+                raise ShutDown
+            if self._offer(item):
+                return
+        if not block:
+            raise Full
+        value = _park("QUEUE_PUT", self,
+                      lambda t: self._register_put(t, item),
+                      self._unregister_put, deadline)
+        if value is TIMEOUT:
+            raise Full
+        if value is _SHUT:
+            raise ShutDown
+
+    def put_nowait(self, item):
+        return self.put(item, block=False)
+
+    def _offer(self, item):
+        """Under _mutex: deliver ``item`` to a getter or the buffer."""
+        while True:
+            got = self._getters.pop()
+            if got is None:
+                break
+            if got[0].fire((item,)):
+                self.unfinished_tasks += 1
+                return True
+        if self._has_room():
+            self._put(item)
+            self.unfinished_tasks += 1
+            return True
+        return False
+
+    def _register_put(self, ticket, item):
+        with self._mutex:
+            if self._is_shutdown:
+                value = _SHUT
+            elif self._offer(item):
+                value = True
+            else:
+                self._putters.add(ticket, item)
+                return
+        ticket.fire(value)
+
+    def _unregister_put(self, ticket):
+        with self._mutex:
+            self._putters.remove(ticket)
+
+    # --- get --------------------------------------------------------------------
+
+    def get(self, block=True, timeout=None):
+        deadline = _deadline(block, timeout)
+        with self._mutex:
+            if self._qsize():
+                return self._take()
+            if self._is_shutdown:
+                raise ShutDown
+        if not block:
+            raise Empty
+        value = _park("QUEUE_GET", self, self._register_get,
+                      self._unregister_get, deadline)
+        if value is TIMEOUT:
+            raise Empty
+        if value is _SHUT:
+            raise ShutDown
+        return value[0]
+
+    def get_nowait(self):
+        return self.get(block=False)
+
+    def _take(self):
+        """Under _mutex: take the next item and let a parked putter in."""
+        item = self._get()
+        while self._has_room():
+            got = self._putters.pop()
+            if got is None:
+                break
+            ticket, waiting_item = got
+            if ticket.fire(True):
+                self._put(waiting_item)
+                self.unfinished_tasks += 1
+        return item
+
+    def _register_get(self, ticket):
+        with self._mutex:
+            if self._qsize():
+                value = (self._take(),)
+            elif self._is_shutdown:
+                value = _SHUT
+            else:
+                self._getters.add(ticket)
+                return
+        ticket.fire(value)
+
+    def _unregister_get(self, ticket):
+        with self._mutex:
+            self._getters.remove(ticket)
+            if granted(ticket) and type(ticket.value) is tuple:
+                self._put_back(ticket.value[0])
+
+    # --- tasks ---------------------------------------------------------------
+
+    def task_done(self):
+        with self._mutex:
+            if self.unfinished_tasks <= 0:
+                raise ValueError("task_done() called too many times")
+            self.unfinished_tasks -= 1
+            if self.unfinished_tasks == 0:
+                self._joiners.wake_all(True)
+
+    def join(self):
+        def register(ticket):
+            with self._mutex:
+                if self.unfinished_tasks:
+                    self._joiners.add(ticket)
+                    return
+            ticket.fire(True)
+
+        def unregister(ticket):
+            with self._mutex:
+                self._joiners.remove(ticket)
+
+        _park("QUEUE_JOIN", self, register, unregister, None)
+
+    # --- shutdown ------------------------------------------------------------
+
+    def shutdown(self, immediate=False):
+        """Refuse new puts; getters drain what is left, then get ShutDown.
+
+        ``immediate=True`` also discards what is left (as if task_done() was
+        called for each item) and releases join().
+        """
+        with self._mutex:
+            self._is_shutdown = True
+            if immediate:
+                while self._qsize():
+                    self._get()
+                    if self.unfinished_tasks > 0:
+                        self.unfinished_tasks -= 1
+                self._joiners.wake_all(True)
+            if not self._qsize():
+                self._getters.wake_all(_SHUT)
+            self._putters.wake_all(_SHUT)
+
+
+class LifoQueue(Queue):
+    def _init(self, maxsize):
+        self.queue = []
+
+    def _get(self):
+        return self.queue.pop()
+
+    def _put_back(self, item):
+        self.queue.append(item)
+
+
+class PriorityQueue(Queue):
+    def _init(self, maxsize):
+        self.queue = []
+
+    def _put(self, item):
+        heapq.heappush(self.queue, item)
+
+    def _get(self):
+        return heapq.heappop(self.queue)
+
+    _put_back = _put
+
+
+class SimpleQueue:
+    """An unbounded FIFO queue: queue.SimpleQueue's API."""
+
+    __slots__ = ("_q",)
+
+    def __init__(self):
+        self._q = Queue()
+
+    def __repr__(self):
+        return f"<vthreads.SimpleQueue size={self._q.qsize()}>"
+
+    def put(self, item, block=True, timeout=None):
+        self._q.put(item)
+
+    def put_nowait(self, item):
+        self._q.put(item)
+
+    def get(self, block=True, timeout=None):
+        return self._q.get(block, timeout)
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def empty(self):
+        return self._q.empty()
+
+    def qsize(self):
+        return self._q.qsize()
