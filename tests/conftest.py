@@ -2,6 +2,8 @@
 
 Every test ends by itself: a watchdog (faulthandler) dumps every thread's
 stack and kills the process if one test runs longer than TEST_TIMEOUT.
+The dump goes to the real stderr, past pytest's output capture, so that a
+hang in CI shows where it hung.
 """
 
 import faulthandler
@@ -15,11 +17,23 @@ import vthreads
 from vthreads._core import _runtime
 
 TEST_TIMEOUT = float(os.environ.get("VTHREADS_TEST_TIMEOUT", "120"))
+_watchdog_out = sys.__stderr__
+
+
+def pytest_configure(config):
+    global _watchdog_out
+    capman = config.pluginmanager.getplugin("capturemanager")
+    try:   # pytest keeps a dup of the real fd 2 while it captures
+        fd = capman._global_capturing.err.targetfd_save
+        _watchdog_out = os.fdopen(os.dup(fd), "w")
+    except Exception:
+        _watchdog_out = sys.__stderr__
 
 
 @pytest.fixture(autouse=True)
 def _watchdog():
-    faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True)
+    faulthandler.dump_traceback_later(TEST_TIMEOUT, exit=True,
+                                      file=_watchdog_out)
     yield
     faulthandler.cancel_dump_traceback_later()
 

@@ -11,17 +11,18 @@ from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
                     to_thread, wait_readable, wait_writable)
 from ._core import default_excepthook as excepthook
 from ._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Channel,
-                    ChannelClosed, Condition, Event, LifoQueue, Lock,
+                    ChannelClosed, Condition, Empty, Event, Full, LifoQueue, Lock,
                     PriorityQueue, Queue, RLock, Semaphore, ShutDown,
-                    SimpleQueue, select)
+                    SimpleQueue, join_async, run_coroutine, select,
+                    select_async)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Barrier", "BoundedSemaphore", "BrokenBarrierError", "Channel",
-    "ChannelClosed", "Condition", "Event", "LifoQueue", "Lock",
+    "ChannelClosed", "Condition", "Empty", "Event", "Full", "LifoQueue", "Lock",
     "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",
-    "SimpleQueue", "select",
+    "SimpleQueue", "join_async", "run_coroutine", "select", "select_async",
     "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
     "checkpoint", "configure", "current", "current_effective_deadline",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",

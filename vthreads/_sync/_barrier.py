@@ -12,6 +12,7 @@ import threading
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
+from ._aio import park_async
 from ._args import wait_deadline
 from ._waitq import WaitQueue
 
@@ -57,25 +58,54 @@ class Barrier:
     def wait(self, timeout=None):
         if timeout is None:
             timeout = self._timeout
+        gen, index, last = self._arrive()
+        if last:
+            return self._trip(gen, index)
+        register, unregister = self._parking(gen)
+        try:
+            value = block("BARRIER_WAIT", self, register, unregister,
+                          wait_deadline(timeout))
+        except BaseException:
+            self._break_gen(gen)            # cancelled: the others cannot pass
+            raise
+        return self._outcome(gen, index, value)
+
+    async def wait_async(self, timeout=None):
+        if timeout is None:
+            timeout = self._timeout
+        gen, index, last = self._arrive()
+        if last:
+            return self._trip(gen, index)
+        register, unregister = self._parking(gen)
+        try:
+            value = await park_async(register, unregister, timeout)
+        except BaseException:
+            self._break_gen(gen)
+            raise
+        return self._outcome(gen, index, value)
+
+    def _arrive(self):
         with self._mutex:
             if self._broken:
                 raise BrokenBarrierError
             gen = self._gen
             index = self._count
             self._count += 1
-            last = self._count == self._parties
-        if last:
-            try:
-                if self._action is not None:
-                    self._action()
-            except BaseException:
-                self.abort()
-                raise
-            with self._mutex:
-                gen.passed = True
-                self._next_generation()
-            return index
+            return gen, index, self._count == self._parties
 
+    def _trip(self, gen, index):
+        try:
+            if self._action is not None:
+                self._action()
+        except BaseException:
+            self.abort()
+            raise
+        with self._mutex:
+            gen.passed = True
+            self._next_generation()
+        return index
+
+    def _parking(self, gen):
         def register(ticket):
             with self._mutex:
                 if gen.passed or gen.broken:
@@ -90,12 +120,9 @@ class Barrier:
             with self._mutex:
                 self._waiters.remove(ticket)
 
-        try:
-            value = block("BARRIER_WAIT", self, register, unregister,
-                          wait_deadline(timeout))
-        except BaseException:
-            self._break_gen(gen)            # cancelled: the others cannot pass
-            raise
+        return register, unregister
+
+    def _outcome(self, gen, index, value):
         if value is TIMEOUT:
             self._break_gen(gen)
         with self._mutex:

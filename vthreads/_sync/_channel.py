@@ -21,6 +21,7 @@ from collections import deque
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, timeout_to_deadline
+from ._aio import park_async
 from ._waitq import WaitQueue, granted
 
 
@@ -112,6 +113,22 @@ class Channel:
     def recv(self, timeout=None):
         return select(self.recv_case(), timeout=timeout)[1]
 
+    async def send_async(self, value, timeout=None):
+        await select_async(self.send_case(value), timeout=timeout)
+
+    async def recv_async(self, timeout=None):
+        return (await select_async(self.recv_case(), timeout=timeout))[1]
+
+    def __aiter__(self):
+        return self._aiter()
+
+    async def _aiter(self):
+        while True:
+            try:
+                yield await self.recv_async()
+            except ChannelClosed:
+                return
+
     def send_nowait(self, value):
         """Send without parking; raises BlockingIOError if nobody can take it."""
         with self._mutex:
@@ -158,37 +175,38 @@ class _Case:
         return f"<case {kind} {self.ch!r}>"
 
 
-def select(*cases, timeout=None):
-    """Wait until one case can proceed; do it; return ``(index, value)``.
+class _Selector:
+    """One select over ``cases``: the fast path, and the register /
+    unregister pair that parks one ticket in every case's channel."""
 
-    ``value`` is what was received, or None for a send.  Cases that are
-    ready together are taken in order.  Raises TimeoutError after
-    ``timeout``, ChannelClosed if the case that fired found its channel
-    closed.
-    """
-    if not cases:
-        raise ValueError("select() needs at least one case")
-    for c in cases:
-        if not isinstance(c, _Case):
-            raise TypeError(f"select() takes cases, not {type(c).__name__}")
-    deadline = timeout_to_deadline(timeout)
-    # All the channels' mutexes, in one global order, so that two selects
-    # over the same channels cannot deadlock.
-    mutexes = sorted({id(c.ch): c.ch._mutex for c in cases}.items())
-    mutexes = [m for _, m in mutexes]
-    registered = []
+    def __init__(self, cases):
+        if not cases:
+            raise ValueError("select() needs at least one case")
+        for c in cases:
+            if not isinstance(c, _Case):
+                raise TypeError(f"select() takes cases, not {type(c).__name__}")
+        self.cases = cases
+        # All the channels' mutexes in one global order, so that two
+        # selects over the same channels cannot deadlock.
+        self.mutexes = [m for _, m in sorted(
+            {id(c.ch): c.ch._mutex for c in cases}.items())]
+        self.registered = []
+        single = len(cases) == 1
+        self.reason = ("CHANNEL_SEND" if cases[0].is_send else "CHANNEL_RECV") \
+            if single else "SELECT"
+        self.what = cases[0].ch if single else cases
 
-    def lock_all():
-        for m in mutexes:
+    def _lock_all(self):
+        for m in self.mutexes:
             m.acquire()
 
-    def unlock_all():
-        for m in reversed(mutexes):
+    def _unlock_all(self):
+        for m in reversed(self.mutexes):
             m.release()
 
-    def try_now():
+    def _try_now(self):
         """Under every mutex: the outcome of the first ready case, or None."""
-        for i, c in enumerate(cases):
+        for i, c in enumerate(self.cases):
             ch = c.ch
             if c.is_send:
                 if ch._closed:
@@ -203,8 +221,8 @@ def select(*cases, timeout=None):
                     return _CLOSED
         return None
 
-    def maybe_ready():
-        for c in cases:
+    def _maybe_ready(self):
+        for c in self.cases:
             ch = c.ch
             if ch._closed:
                 return True
@@ -215,57 +233,82 @@ def select(*cases, timeout=None):
                 return True
         return False
 
-    # Fast path: a ready case, without parking.
-    lock_all()
-    try:
-        outcome = try_now()
-    finally:
-        unlock_all()
-    if outcome is None and deadline is not None and timeout == 0:
-        raise TimeoutError("no case was ready")
-
-    def register(ticket):
-        registered.append(ticket)
-        lock_all()
+    def now(self):
+        self._lock_all()
         try:
-            if maybe_ready():
+            return self._try_now()
+        finally:
+            self._unlock_all()
+
+    def register(self, ticket):
+        self.registered.append(ticket)
+        self._lock_all()
+        try:
+            if self._maybe_ready():
                 # Win our own ticket first (a timer or a canceller may be
                 # racing for it), then do the operation we won it for.
                 task = ticket.claim()
                 if task is not None:
-                    now = try_now()
+                    now = self._try_now()
                     ticket.deliver(task, _RETRY if now is None else now)
                 return
-            for i, c in enumerate(cases):
+            for i, c in enumerate(self.cases):
                 if c.is_send:
                     c.ch._sendq.add(ticket, (i, c.value))
                 else:
                     c.ch._recvq.add(ticket, i)
         finally:
-            unlock_all()
+            self._unlock_all()
 
-    def unregister(ticket):
-        _forget(cases, ticket)
+    def unregister(self, ticket):
+        _forget(self.cases, ticket)
         if granted(ticket) and type(ticket.value) is tuple:
             i, value = ticket.value
-            if not cases[i].is_send:
-                _undo_recv(cases[i].ch, value)
+            if not self.cases[i].is_send:
+                _undo_recv(self.cases[i].ch, value)
 
-    if outcome is None:
-        single = len(cases) == 1
-        reason = ("CHANNEL_SEND" if cases[0].is_send else "CHANNEL_RECV") \
-            if single else "SELECT"
-        what = cases[0].ch if single else cases
-        while True:
-            outcome = block(reason, what, register, unregister, deadline)
-            _forget(cases, registered[-1])      # out of the other channels
-            if outcome is not _RETRY:
-                break
+    def done(self, outcome):
+        """After a park: leave the other channels; RETRY or the result."""
+        _forget(self.cases, self.registered[-1])
+        return outcome
+
+
+def _result(outcome):
     if outcome is TIMEOUT:
         raise TimeoutError("no case was ready in time")
     if outcome is _CLOSED:
         raise ChannelClosed("channel closed")
     return outcome
+
+
+def select(*cases, timeout=None):
+    """Wait until one case can proceed; do it; return ``(index, value)``.
+
+    ``value`` is what was received, or None for a send.  Cases that are
+    ready together are taken in order.  Raises TimeoutError after
+    ``timeout``, ChannelClosed if the case that fired found its channel
+    closed.
+    """
+    sel = _Selector(cases)
+    deadline = timeout_to_deadline(timeout)
+    outcome = sel.now()
+    if outcome is None and deadline is not None and timeout == 0:
+        raise TimeoutError("no case was ready")
+    while outcome is None or outcome is _RETRY:
+        outcome = sel.done(block(sel.reason, sel.what, sel.register,
+                                 sel.unregister, deadline))
+    return _result(outcome)
+
+
+async def select_async(*cases, timeout=None):
+    """``select`` for coroutines, on any asyncio loop."""
+    sel = _Selector(cases)
+    end = None if timeout is None else _o.monotonic() + max(timeout, 0)
+    outcome = sel.now()
+    while outcome is None or outcome is _RETRY:
+        left = None if end is None else max(end - _o.monotonic(), 0)
+        outcome = sel.done(await park_async(sel.register, sel.unregister, left))
+    return _result(outcome)
 
 
 _RETRY = object()     # ticket value: a ready case vanished; look again
@@ -278,6 +321,15 @@ def _forget(cases, ticket):
 
 
 def _undo_recv(ch, value):
-    """A receive that was granted but not taken: put the value back first."""
+    """A receive that was granted but not taken: the next receiver gets the
+    value, or it goes back to the front of the buffer (past the capacity,
+    for an unbuffered channel: the sender already counts it as sent)."""
     with ch._mutex:
-        ch._buf.appendleft(value)
+        while True:
+            got = ch._recvq.pop()
+            if got is None:
+                ch._buf.appendleft(value)
+                return
+            ticket, index = got
+            if ticket.fire((index, value)):
+                return

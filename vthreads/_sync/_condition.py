@@ -9,8 +9,11 @@ Guard: the condition's lock guards the wait queue (threading's rule:
 wait and notify only with the lock held).  Threads: any.
 """
 
-from .._core import TIMEOUT, CancelScope, block
+import asyncio
+
 from .. import _originals as _o
+from .._core import TIMEOUT, CancelScope, block
+from ._aio import park_async
 from ._args import wait_deadline
 from ._locks import RLock
 from ._waitq import WaitQueue
@@ -33,6 +36,12 @@ class Condition:
 
     def __exit__(self, *exc):
         return self._lock.__exit__(*exc)
+
+    async def __aenter__(self):
+        return await self._lock.__aenter__()
+
+    async def __aexit__(self, *exc):
+        return await self._lock.__aexit__(*exc)
 
     def _is_owned(self):
         own = getattr(self._lock, "_is_owned", None)
@@ -58,32 +67,72 @@ class Condition:
         else:
             self._lock.acquire()
 
-    def wait(self, timeout=None):
-        if not self._is_owned():
-            raise RuntimeError("cannot wait on un-acquired lock")
-        deadline = wait_deadline(timeout)
-        state = None
-        released = False
+    def _parking(self):
+        """register/unregister for one wait, and what to restore after."""
+        box = {"released": False, "state": None}
 
         def register(ticket):
-            nonlocal state, released
             self._waiters.add(ticket)     # still under the lock
-            if not released:
-                state = self._release_save()
-                released = True
+            if not box["released"]:
+                box["state"] = self._release_save()
+                box["released"] = True
 
         def unregister(ticket):
             # Without the lock: WaitQueue.remove is one OrderedDict op, and
             # a notifier that already popped this ticket just fails to fire.
             self._waiters.remove(ticket)
 
+        return box, register, unregister
+
+    def wait(self, timeout=None):
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        deadline = wait_deadline(timeout)
+        box, register, unregister = self._parking()
         try:
             return block("CONDITION_WAIT", self, register, unregister,
                          deadline) is not TIMEOUT
         finally:
-            if released:
+            if box["released"]:
                 with CancelScope(shield=True):
-                    self._acquire_restore(state)
+                    self._acquire_restore(box["state"])
+
+    async def wait_async(self, timeout=None):
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        box, register, unregister = self._parking()
+        try:
+            return await park_async(register, unregister,
+                                    timeout) is not TIMEOUT
+        finally:
+            if box["released"]:
+                # The lock must be held again on every exit; a second
+                # cancellation while re-taking it is absorbed (the first
+                # one, if any, is what propagates).
+                restore = getattr(self._lock, "_acquire_restore_async", None)
+                while True:
+                    try:
+                        if restore is not None:
+                            await restore(box["state"])
+                        else:
+                            await self._lock.acquire_async()
+                        break
+                    except asyncio.CancelledError:
+                        continue
+
+    async def wait_for_async(self, predicate, timeout=None):
+        end = None if timeout is None else _o.monotonic() + timeout
+        result = predicate()
+        while not result:
+            if end is not None:
+                left = end - _o.monotonic()
+                if left <= 0:
+                    break
+                await self.wait_async(left)
+            else:
+                await self.wait_async()
+            result = predicate()
+        return result
 
     def wait_for(self, predicate, timeout=None):
         end = None if timeout is None else _o.monotonic() + timeout

@@ -6,6 +6,7 @@ Guard: ``_mutex`` guards ``_flag`` and the wait queue.  Threads: any.
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
+from ._aio import park_async
 from ._args import wait_deadline
 from ._waitq import WaitQueue
 
@@ -41,6 +42,12 @@ class Event:
         # As threading: True once set() woke us, even if cleared since.
         return block("EVENT_WAIT", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
+
+    async def wait_async(self, timeout=None):
+        if self._flag:
+            return True
+        return await park_async(self._register, self._unregister,
+                                timeout) is not TIMEOUT
 
     def _register(self, ticket):
         with self._mutex:

@@ -6,12 +6,16 @@ is never free while anyone waits.  A waiter that leaves (timeout, cancel)
 before the hand-off simply loses its place; one that leaves after it gives
 the lock back (see _waitq).
 
+An RLock's owner is the asyncio task when acquired from a coroutine, else
+the vthread or OS thread (``_aio.current_owner``).
+
 Guard: ``_mutex`` (a real lock) guards ``_locked`` / ``_owner`` / ``_count``
-and the wait queue.  Threads: any.
+and the wait queue.  Threads: any, and coroutines on any loop.
 """
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block, current_task
+from .._core import TIMEOUT, block
+from ._aio import current_owner as current_task, park_async
 from ._args import acquire_deadline
 from ._waitq import WaitQueue, granted
 
@@ -43,6 +47,22 @@ class Lock:
             return False
         return block("LOCK_ACQUIRE", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
+
+    async def acquire_async(self, timeout=None):
+        """Await the lock from any asyncio loop; False if ``timeout`` passed."""
+        with self._mutex:
+            if not self._locked:
+                self._locked = True
+                return True
+        return await park_async(self._register, self._unregister,
+                                timeout) is not TIMEOUT
+
+    async def __aenter__(self):
+        await self.acquire_async()
+        return self
+
+    async def __aexit__(self, *exc):
+        self.release()
 
     def _register(self, ticket):
         with self._mutex:
@@ -102,6 +122,25 @@ class RLock:
         return block("RLOCK_ACQUIRE", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
 
+    async def acquire_async(self, timeout=None):
+        me = current_task()
+        with self._mutex:
+            if self._owner is None:
+                self._owner, self._count = me, 1
+                return True
+            if self._owner is me:
+                self._count += 1
+                return True
+        return await park_async(self._register, self._unregister,
+                                timeout) is not TIMEOUT
+
+    async def __aenter__(self):
+        await self.acquire_async()
+        return self
+
+    async def __aexit__(self, *exc):
+        self.release()
+
     def _register(self, ticket):
         me = current_task()
         with self._mutex:
@@ -157,6 +196,10 @@ class RLock:
 
     def _acquire_restore(self, state):
         self.acquire()
+        self._count = state
+
+    async def _acquire_restore_async(self, state):
+        await self.acquire_async()
         self._count = state
 
     __enter__ = acquire

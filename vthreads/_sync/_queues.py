@@ -25,6 +25,7 @@ from collections import deque
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, timeout_to_deadline
+from ._aio import park_async
 from ._waitq import WaitQueue, granted
 
 Empty = _queue.Empty
@@ -124,6 +125,19 @@ class Queue:
     def put_nowait(self, item):
         return self.put(item, block=False)
 
+    async def put_async(self, item, timeout=None):
+        with self._mutex:
+            if self._is_shutdown:
+                raise ShutDown
+            if self._offer(item):
+                return
+        value = await park_async(lambda t: self._register_put(t, item),
+                                 self._unregister_put, timeout)
+        if value is TIMEOUT:
+            raise Full
+        if value is _SHUT:
+            raise ShutDown
+
     def _offer(self, item):
         """Under _mutex: deliver ``item`` to a getter or the buffer."""
         while True:
@@ -176,6 +190,20 @@ class Queue:
     def get_nowait(self):
         return self.get(block=False)
 
+    async def get_async(self, timeout=None):
+        with self._mutex:
+            if self._qsize():
+                return self._take()
+            if self._is_shutdown:
+                raise ShutDown
+        value = await park_async(self._register_get, self._unregister_get,
+                                 timeout)
+        if value is TIMEOUT:
+            raise Empty
+        if value is _SHUT:
+            raise ShutDown
+        return value[0]
+
     def _take(self):
         """Under _mutex: take the next item and let a parked putter in."""
         item = self._get()
@@ -204,7 +232,16 @@ class Queue:
         with self._mutex:
             self._getters.remove(ticket)
             if granted(ticket) and type(ticket.value) is tuple:
-                self._put_back(ticket.value[0])
+                # Granted but abandoned: the next getter gets it, or it
+                # goes back where it came from.
+                item = ticket.value[0]
+                while True:
+                    got = self._getters.pop()
+                    if got is None:
+                        self._put_back(item)
+                        break
+                    if got[0].fire((item,)):
+                        break
 
     # --- tasks ---------------------------------------------------------------
 
@@ -217,18 +254,22 @@ class Queue:
                 self._joiners.wake_all(True)
 
     def join(self):
-        def register(ticket):
-            with self._mutex:
-                if self.unfinished_tasks:
-                    self._joiners.add(ticket)
-                    return
-            ticket.fire(True)
+        _park("QUEUE_JOIN", self, self._register_join, self._unregister_join,
+              None)
 
-        def unregister(ticket):
-            with self._mutex:
-                self._joiners.remove(ticket)
+    async def join_async(self):
+        await park_async(self._register_join, self._unregister_join)
 
-        _park("QUEUE_JOIN", self, register, unregister, None)
+    def _register_join(self, ticket):
+        with self._mutex:
+            if self.unfinished_tasks:
+                self._joiners.add(ticket)
+                return
+        ticket.fire(True)
+
+    def _unregister_join(self, ticket):
+        with self._mutex:
+            self._joiners.remove(ticket)
 
     # --- shutdown ------------------------------------------------------------
 
@@ -297,6 +338,12 @@ class SimpleQueue:
 
     def get_nowait(self):
         return self.get(False)
+
+    async def get_async(self, timeout=None):
+        return await self._q.get_async(timeout)
+
+    async def put_async(self, item, timeout=None):
+        self._q.put(item)
 
     def empty(self):
         return self._q.empty()

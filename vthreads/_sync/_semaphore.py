@@ -8,6 +8,7 @@ Guard: ``_mutex`` guards ``_value`` and the wait queue.  Threads: any.
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
+from ._aio import park_async
 from ._args import wait_deadline
 from ._waitq import WaitQueue, granted
 
@@ -37,6 +38,21 @@ class Semaphore:
             return False
         return block("SEMAPHORE_ACQUIRE", self, self._register,
                      self._unregister, wait_deadline(timeout)) is not TIMEOUT
+
+    async def acquire_async(self, timeout=None):
+        with self._mutex:
+            if self._value > 0:
+                self._value -= 1
+                return True
+        return await park_async(self._register, self._unregister,
+                                timeout) is not TIMEOUT
+
+    async def __aenter__(self):
+        await self.acquire_async()
+        return self
+
+    async def __aexit__(self, *exc):
+        self.release()
 
     def _register(self, ticket):
         with self._mutex:

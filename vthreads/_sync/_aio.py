@@ -1,0 +1,140 @@
+"""asyncio waiters: how a coroutine parks on the same primitives.
+
+A coroutine waits with a ticket like any other task.  Its owner is an
+``_AsyncWaiter``: resuming it schedules ``fut.set_result`` on the
+coroutine's own loop with ``call_soon_threadsafe``, so a vthread on any
+carrier, a plain thread or a coroutine on another loop can wake it.
+
+asyncio cancellation (and ``timeout=``) retracts the ticket.  If a grant
+won the ticket first, the coroutine waits for that grant to land -- the
+winner writes the value before it resumes -- and then hands it back
+through the primitive's unregister, exactly as a vthread would.
+
+Also here: ``join_async`` (await a vthread) and ``run_coroutine`` (park a
+vthread or thread on a coroutine).
+
+Threads: ``_AsyncWaiter._resume`` from any thread; the rest on the loop's
+thread.  ``_private_loop`` state is guarded by ``_loop_lock``.
+"""
+
+import asyncio
+
+from .. import _originals as _o
+from .._core import INTERRUPT, TIMEOUT, Cancelled, Ticket, block, current_task
+
+
+class _AsyncWaiter:
+    __slots__ = ("loop", "fut")
+
+    def __init__(self, loop, fut):
+        self.loop, self.fut = loop, fut
+
+    def _resume(self, ticket):
+        try:
+            self.loop.call_soon_threadsafe(_set_done, self.fut)
+        except RuntimeError:        # the loop is closed: nobody is waiting
+            pass
+
+
+def _set_done(fut):
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _settle(fut):
+    """Wait for a grant already on its way, whatever else happens."""
+    while not fut.done():
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            pass
+
+
+async def park_async(register, unregister, timeout=None):
+    """The coroutine twin of ``block``: the waker's value, or TIMEOUT."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    ticket = Ticket((_AsyncWaiter(loop, fut),))
+    register(ticket)
+    try:
+        if timeout is None:
+            await fut
+        else:
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), max(timeout, 0))
+            except TimeoutError:
+                if ticket.retract(TIMEOUT):
+                    unregister(ticket)
+                    return TIMEOUT
+                await _settle(fut)
+    except BaseException:
+        if not ticket.retract(INTERRUPT):
+            await _settle(fut)      # a grant won: let it land, then give back
+        unregister(ticket)
+        raise
+    return ticket.value
+
+
+def current_owner():
+    """Who holds an RLock: the asyncio task when called from a coroutine,
+    else the vthread or OS thread."""
+    if asyncio._get_running_loop() is not None:
+        t = asyncio.current_task()
+        if t is not None:
+            return t
+    return current_task()
+
+
+async def join_async(vt, timeout=None):
+    """Await a vthread from any asyncio loop; True once it has finished."""
+    if vt.done():
+        return True
+    return await park_async(vt._add_waiter, vt._remove_waiter,
+                            timeout) is not TIMEOUT
+
+
+_loop_lock = _o.allocate_lock()
+_loop = None
+
+
+def _private_loop():
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            ready = _o.allocate_lock()
+            ready.acquire()
+
+            def main():
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.release)
+                loop.run_forever()
+
+            _o.Thread(target=main, name="vthreads-asyncio", daemon=True).start()
+            ready.acquire()
+            _loop = loop
+        return _loop
+
+
+def run_coroutine(coro, loop=None):
+    """Run ``coro`` on ``loop`` (default: one private loop thread) and park
+    until it finishes; return its result or raise its exception.  Cancelling
+    the caller cancels the coroutine."""
+    if not asyncio.iscoroutine(coro):
+        raise TypeError(f"run_coroutine() needs a coroutine, not {type(coro).__name__}")
+    if loop is None:
+        loop = _private_loop()
+    if asyncio._get_running_loop() is loop:
+        coro.close()
+        raise RuntimeError("run_coroutine() would block the loop it runs on")
+    cfut = asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def register(ticket):
+        cfut.add_done_callback(lambda f: ticket.fire(True))
+
+    try:
+        block("COROUTINE", coro, register, None)
+    except Cancelled:
+        cfut.cancel()
+        raise
+    return cfut.result()
