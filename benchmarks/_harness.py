@@ -23,6 +23,7 @@ def run_one(module, bench, contender, n, python=None):
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     code = (f"import json, {module} as m; "
             f"print(json.dumps(m.BENCHES[{bench!r}][{contender!r}]({n})))")
+    # Python 3.11's json cannot print inf/nan keys; values are plain floats.
     r = subprocess.run([python or sys.executable, "-c", code], env=env,
                        capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
@@ -31,7 +32,7 @@ def run_one(module, bench, contender, n, python=None):
 
 
 def compare(module, bench, contenders, n, repeat, key, higher_is_better,
-            python=None):
+            python=None, base="vthreads"):
     """Run every contender ``repeat`` times, interleaved; print a table."""
     samples = {c: [] for c in contenders}
     errors = {}
@@ -47,9 +48,11 @@ def compare(module, bench, contenders, n, repeat, key, higher_is_better,
         if got:
             rows[c] = {k: statistics.median(s[k] for s in got)
                        for k in got[0] if isinstance(got[0][k], (int, float))}
-    base = rows.get("vthreads", {}).get(key)
+    base_name = base
+    base = rows.get(base_name, {}).get(key)
     print(f"\n## {bench}  (n={n}, {repeat} interleaved runs, median; "
-          f"ratio = vthreads vs contender on '{key}', >1 means vthreads is better)")
+          f"ratio = {base_name} vs contender on '{key}', >1 means "
+          f"{base_name} is better)")
     cols = sorted({k for r in rows.values() for k in r})
     print("| contender | " + " | ".join(cols) + " | ratio |")
     print("|---" * (len(cols) + 2) + "|")
