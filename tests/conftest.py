@@ -92,3 +92,27 @@ def wait_until(pred, timeout=10.0):
             return True
         time.sleep(0.001)
     return pred()
+
+
+def run_in(where, fn):
+    """Run ``fn`` in a vthread or a plain thread; return its result or
+    re-raise its exception here."""
+    import threading
+    if where == "vthread":
+        return vthreads.spawn(fn).result(30)
+    out = []
+
+    def body():
+        try:
+            out.append(("ok", fn()))
+        except BaseException as exc:      # re-raised in the caller
+            out.append(("err", exc))
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(30)
+    assert not t.is_alive()
+    kind, value = out[0]
+    if kind == "err":
+        raise value
+    return value

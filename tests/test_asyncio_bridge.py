@@ -10,26 +10,12 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
+from conftest import run_in
 
 
 def run_loop_in_thread(coro_fn, *args):
     """asyncio.run(coro_fn(*args)) in a fresh OS thread; returns the result."""
-    out = []
-
-    def main():
-        try:
-            out.append(("ok", asyncio.run(coro_fn(*args))))
-        except BaseException as exc:
-            out.append(("err", exc))
-
-    t = threading.Thread(target=main)
-    t.start()
-    t.join(60)
-    assert not t.is_alive()
-    kind, value = out[0]
-    if kind == "err":
-        raise value
-    return value
+    return run_in("thread", lambda: asyncio.run(coro_fn(*args)))
 
 
 def test_every_twin_from_a_coroutine():

@@ -10,29 +10,7 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
-from conftest import wait_until
-
-
-def run_in(where, fn):
-    """Run ``fn`` in a vthread or a plain thread; return its result."""
-    if where == "vthread":
-        return vthreads.spawn(fn).result(30)
-    out = []
-
-    def body():
-        try:
-            out.append(("ok", fn()))
-        except BaseException as exc:      # re-raised in the caller
-            out.append(("err", exc))
-
-    t = threading.Thread(target=body)
-    t.start()
-    t.join(30)
-    assert not t.is_alive()
-    kind, value = out[0]
-    if kind == "err":
-        raise value
-    return value
+from conftest import run_in, wait_until
 
 
 WHERE = pytest.mark.parametrize("where", ["vthread", "thread"])

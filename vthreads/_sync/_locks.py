@@ -20,7 +20,33 @@ from ._args import acquire_deadline
 from ._waitq import WaitQueue, granted
 
 
-class Lock:
+class AcquireContext:
+    """``with``, ``async with`` and ``acquire_async`` for anything with
+    ``_try_acquire``, ``_register`` / ``_unregister`` and ``release``."""
+
+    __slots__ = ()
+
+    async def acquire_async(self, timeout=None):
+        """Await from any asyncio loop; False if ``timeout`` passed first."""
+        if self._try_acquire():
+            return True
+        return await park_async(self._register, self._unregister,
+                                timeout) is not TIMEOUT
+
+    def __enter__(self):
+        return self.acquire()      # True, as threading's locks return
+
+    def __exit__(self, *exc):
+        self.release()
+
+    async def __aenter__(self):
+        await self.acquire_async()   # None, as asyncio's locks return
+
+    async def __aexit__(self, *exc):
+        self.release()
+
+
+class Lock(AcquireContext):
     """A ``threading.Lock`` that parks vthreads instead of blocking carriers."""
 
     __slots__ = ("_mutex", "_locked", "_waiters", "__weakref__")
@@ -37,32 +63,21 @@ class Lock:
     def locked(self):
         return self._locked
 
+    def _try_acquire(self):
+        with self._mutex:
+            if self._locked:
+                return False
+            self._locked = True
+            return True
+
     def acquire(self, blocking=True, timeout=-1):
         deadline = acquire_deadline(blocking, timeout)
-        with self._mutex:
-            if not self._locked:
-                self._locked = True
-                return True
+        if self._try_acquire():
+            return True
         if not blocking:
             return False
         return block("LOCK_ACQUIRE", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
-
-    async def acquire_async(self, timeout=None):
-        """Await the lock from any asyncio loop; False if ``timeout`` passed."""
-        with self._mutex:
-            if not self._locked:
-                self._locked = True
-                return True
-        return await park_async(self._register, self._unregister,
-                                timeout) is not TIMEOUT
-
-    async def __aenter__(self):
-        await self.acquire_async()
-        return self
-
-    async def __aexit__(self, *exc):
-        self.release()
 
     def _register(self, ticket):
         with self._mutex:
@@ -85,13 +100,9 @@ class Lock:
             if not self._waiters.wake_one(True):
                 self._locked = False
 
-    __enter__ = acquire
-
-    def __exit__(self, *exc):
-        self.release()
 
 
-class RLock:
+class RLock(AcquireContext):
     """A ``threading.RLock``: re-entrant per task (vthread or OS thread)."""
 
     __slots__ = ("_mutex", "_owner", "_count", "_waiters", "__weakref__")
@@ -107,8 +118,7 @@ class RLock:
                 f"owner={self._owner!r} count={self._count} "
                 f"waiters={len(self._waiters)}>")
 
-    def acquire(self, blocking=True, timeout=-1):
-        deadline = acquire_deadline(blocking, timeout)
+    def _try_acquire(self):
         me = current_task()
         with self._mutex:
             if self._owner is None:
@@ -117,29 +127,16 @@ class RLock:
             if self._owner is me:
                 self._count += 1
                 return True
+            return False
+
+    def acquire(self, blocking=True, timeout=-1):
+        deadline = acquire_deadline(blocking, timeout)
+        if self._try_acquire():
+            return True
         if not blocking:
             return False
         return block("RLOCK_ACQUIRE", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
-
-    async def acquire_async(self, timeout=None):
-        me = current_task()
-        with self._mutex:
-            if self._owner is None:
-                self._owner, self._count = me, 1
-                return True
-            if self._owner is me:
-                self._count += 1
-                return True
-        return await park_async(self._register, self._unregister,
-                                timeout) is not TIMEOUT
-
-    async def __aenter__(self):
-        await self.acquire_async()
-        return self
-
-    async def __aexit__(self, *exc):
-        self.release()
 
     def _register(self, ticket):
         me = current_task()
@@ -201,8 +198,3 @@ class RLock:
     async def _acquire_restore_async(self, state):
         await self.acquire_async()
         self._count = state
-
-    __enter__ = acquire
-
-    def __exit__(self, *exc):
-        self.release()

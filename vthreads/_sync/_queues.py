@@ -107,36 +107,28 @@ class Queue:
 
     def put(self, item, block=True, timeout=None):
         deadline = _deadline(block, timeout)
-        with self._mutex:
-            if self._is_shutdown:
-                raise ShutDown
-            if self._offer(item):
-                return
+        if self._put_now(item):
+            return
         if not block:
             raise Full
-        value = _park("QUEUE_PUT", self,
-                      lambda t: self._register_put(t, item),
-                      self._unregister_put, deadline)
-        if value is TIMEOUT:
-            raise Full
-        if value is _SHUT:
-            raise ShutDown
+        _put_outcome(_park("QUEUE_PUT", self,
+                           lambda t: self._register_put(t, item),
+                           self._unregister_put, deadline))
 
     def put_nowait(self, item):
         return self.put(item, block=False)
 
     async def put_async(self, item, timeout=None):
+        if not self._put_now(item):
+            _put_outcome(await park_async(
+                lambda t: self._register_put(t, item), self._unregister_put,
+                timeout))
+
+    def _put_now(self, item):
         with self._mutex:
             if self._is_shutdown:
                 raise ShutDown
-            if self._offer(item):
-                return
-        value = await park_async(lambda t: self._register_put(t, item),
-                                 self._unregister_put, timeout)
-        if value is TIMEOUT:
-            raise Full
-        if value is _SHUT:
-            raise ShutDown
+            return self._offer(item)
 
     def _offer(self, item):
         """Under _mutex: deliver ``item`` to a getter or the buffer."""
@@ -172,37 +164,32 @@ class Queue:
 
     def get(self, block=True, timeout=None):
         deadline = _deadline(block, timeout)
-        with self._mutex:
-            if self._qsize():
-                return self._take()
-            if self._is_shutdown:
-                raise ShutDown
+        got = self._get_now()
+        if got is not None:
+            return got[0]
         if not block:
             raise Empty
-        value = _park("QUEUE_GET", self, self._register_get,
-                      self._unregister_get, deadline)
-        if value is TIMEOUT:
-            raise Empty
-        if value is _SHUT:
-            raise ShutDown
-        return value[0]
+        return _get_outcome(_park("QUEUE_GET", self, self._register_get,
+                                  self._unregister_get, deadline))
 
     def get_nowait(self):
         return self.get(block=False)
 
     async def get_async(self, timeout=None):
+        got = self._get_now()
+        if got is not None:
+            return got[0]
+        return _get_outcome(await park_async(
+            self._register_get, self._unregister_get, timeout))
+
+    def _get_now(self):
+        """``(item,)`` if one is there; None if the caller must wait."""
         with self._mutex:
             if self._qsize():
-                return self._take()
+                return (self._take(),)
             if self._is_shutdown:
                 raise ShutDown
-        value = await park_async(self._register_get, self._unregister_get,
-                                 timeout)
-        if value is TIMEOUT:
-            raise Empty
-        if value is _SHUT:
-            raise ShutDown
-        return value[0]
+            return None
 
     def _take(self):
         """Under _mutex: take the next item and let a parked putter in."""
@@ -290,6 +277,21 @@ class Queue:
             if not self._qsize():
                 self._getters.wake_all(_SHUT)
             self._putters.wake_all(_SHUT)
+
+
+def _put_outcome(value):
+    if value is TIMEOUT:
+        raise Full
+    if value is _SHUT:
+        raise ShutDown
+
+
+def _get_outcome(value):
+    if value is TIMEOUT:
+        raise Empty
+    if value is _SHUT:
+        raise ShutDown
+    return value[0]
 
 
 class LifoQueue(Queue):

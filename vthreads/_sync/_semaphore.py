@@ -8,12 +8,12 @@ Guard: ``_mutex`` guards ``_value`` and the wait queue.  Threads: any.
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
-from ._aio import park_async
 from ._args import wait_deadline
+from ._locks import AcquireContext
 from ._waitq import WaitQueue, granted
 
 
-class Semaphore:
+class Semaphore(AcquireContext):
     __slots__ = ("_mutex", "_value", "_waiters", "__weakref__")
 
     def __init__(self, value=1):
@@ -27,32 +27,22 @@ class Semaphore:
         return (f"<vthreads.{type(self).__name__} value={self._value} "
                 f"waiters={len(self._waiters)}>")
 
+    def _try_acquire(self):
+        with self._mutex:
+            if self._value <= 0:
+                return False
+            self._value -= 1
+            return True
+
     def acquire(self, blocking=True, timeout=None):
         if not blocking and timeout is not None:
             raise ValueError("can't specify timeout for non-blocking acquire")
-        with self._mutex:
-            if self._value > 0:
-                self._value -= 1
-                return True
+        if self._try_acquire():
+            return True
         if not blocking:
             return False
         return block("SEMAPHORE_ACQUIRE", self, self._register,
                      self._unregister, wait_deadline(timeout)) is not TIMEOUT
-
-    async def acquire_async(self, timeout=None):
-        with self._mutex:
-            if self._value > 0:
-                self._value -= 1
-                return True
-        return await park_async(self._register, self._unregister,
-                                timeout) is not TIMEOUT
-
-    async def __aenter__(self):
-        await self.acquire_async()
-        return self
-
-    async def __aexit__(self, *exc):
-        self.release()
 
     def _register(self, ticket):
         with self._mutex:
@@ -82,11 +72,6 @@ class Semaphore:
 
     def _check_bound(self, n):
         pass
-
-    __enter__ = acquire
-
-    def __exit__(self, *exc):
-        self.release()
 
 
 class BoundedSemaphore(Semaphore):
