@@ -6,6 +6,7 @@ Knows nothing of sockets or patching.  Upper layers import from here only.
 from ._block import TIMEOUT, block, timeout_to_deadline
 from ._cancel import (CancelScope, current_effective_deadline, fail_after,
                       fail_at, move_on_after, move_on_at)
+from ._dump import dump
 from ._errors import Cancelled
 from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
                    wait_writable)
