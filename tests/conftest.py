@@ -14,7 +14,6 @@ import sys
 import pytest
 
 import vthreads
-from vthreads._core import _runtime
 
 TEST_TIMEOUT = float(os.environ.get("VTHREADS_TEST_TIMEOUT", "120"))
 _watchdog_out = sys.__stderr__

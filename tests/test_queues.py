@@ -4,7 +4,6 @@ select, and nothing lost on cancellation."""
 import queue
 import random
 import threading
-import time
 
 import pytest
 

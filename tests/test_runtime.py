@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import vthreads
-from vthreads import Cancelled
+
 from vthreads._core import _runtime
 from conftest import run_script, wait_until
 

@@ -2,10 +2,9 @@
 
 import threading
 
-import pytest
 
 import vthreads
-from conftest import wait_until
+
 
 
 def test_sleep0_round_robin_trace(one_carrier):
@@ -96,7 +95,6 @@ def test_started_vthread_never_changes_carrier(two_carriers):
 def test_idle_carrier_steals_unstarted_work(two_carriers):
     idents = set()
     lock = threading.Lock()
-    gate = []
 
     def busy():
         with lock:

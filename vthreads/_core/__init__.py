@@ -16,3 +16,12 @@ from ._threadtask import current_task
 from ._ticket import INTERRUPT, Ticket
 from ._to_thread import to_thread
 from ._vthread import ExceptHookArgs, VThread, default_excepthook
+
+__all__ = [
+    "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
+    "CancelScope", "current_effective_deadline", "fail_after", "fail_at",
+    "move_on_after", "move_on_at", "dump", "Cancelled", "checkpoint",
+    "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
+    "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
+    "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
+]

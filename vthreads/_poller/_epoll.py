@@ -17,7 +17,6 @@ epoll facts that shape this file:
 Threads: the owner carrier runs everything except ``wake``.
 """
 
-import errno
 
 from .. import _originals as _o
 from ._base import READ, WRITE, BackendBase, WaiterTable
