@@ -14,6 +14,7 @@ LAYERS = {
     "_poller": 1,
     "_core": 2,
     "_sync": 3,
+    "_io": 4,
 }
 
 

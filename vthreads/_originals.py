@@ -56,6 +56,10 @@ os_close = os.close
 os_pipe = os.pipe
 set_blocking = os.set_blocking
 socketpair = socket.socketpair
+socket_class = socket.socket
+create_server = socket.create_server
+getaddrinfo = socket.getaddrinfo
+getdefaulttimeout = socket.getdefaulttimeout
 
 
 def gil_enabled():

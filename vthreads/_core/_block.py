@@ -39,7 +39,8 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
           io=None):
     """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
 
-    ``io=(fd, events)`` waits for fd readiness instead of a waker.
+    ``io=(fd, events)`` waits for fd readiness; ``register`` may still put
+    the ticket somewhere else too (a socket's close() fires it).
     """
     task = current_task()
     while True:
@@ -50,12 +51,12 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
             park_deadline = scope_deadline
         ticket = task._new_ticket(io is not None)
         try:
+            if register is not None:
+                register(ticket)
             if io is not None:
                 value = task._park_io(ticket, io[0], io[1], reason, obj,
                                       park_deadline)
             else:
-                if register is not None:
-                    register(ticket)
                 value = task._park(ticket, reason, obj, park_deadline)
         except BaseException:
             # KeyboardInterrupt (main thread) or an error from register or
@@ -64,9 +65,12 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
             if unregister is not None:
                 unregister(ticket)
             raise
-        if value is TIMEOUT or value is INTERRUPT:
+        if value is TIMEOUT or value is INTERRUPT or (
+                io is not None and type(value) is not int):
             if unregister is not None:
                 unregister(ticket)
+            if value is not TIMEOUT and value is not INTERRUPT:
+                return value       # an fd wait ended by another waker
             if value is TIMEOUT and deadline is not None \
                     and _o.monotonic() >= deadline:
                 return TIMEOUT

@@ -114,10 +114,20 @@ class Carrier:
             self.stealable.append(claim)
             self.runtime.wake_idle(self)
 
-    def pick(self):
-        """The next greenlet to run, or None (empty, or batch used up)."""
+    def pick(self, from_hub=False):
+        """The next greenlet to run, or None (empty, or batch used up).
+
+        Unstarted vthreads are started from the hub only: a greenlet starts
+        on the C stack, and with the interpreter's recursion depth, of
+        whoever switches to it first.  Started from deep inside a parking
+        vthread, a chain of 64 starts would nest that deep and overflow
+        the recursion limit.  A started vthread restores its own stack
+        and depth, so hand-off between started vthreads stays direct.
+        """
         runq = self.runq
         while runq and self.budget > 0:
+            if not from_hub and type(runq[0]) is list:
+                return None
             self.budget -= 1
             x = runq.popleft()
             if type(x) is list:
@@ -167,12 +177,16 @@ class Carrier:
             while not self._stopped:
                 self._maintain()
                 self.budget = BATCH
-                g = self.pick()
+                g = self.pick(True)
                 while g is not None:
                     enter(g)
-                    g = self.pick()
+                    g = self.pick(True)
         finally:
             self.poller.close()
+            # Drop this thread's main greenlet here, in its own thread: a
+            # greenlet of a finished thread released later by another
+            # thread (at interpreter exit) crashed greenlet 3.5 on 3.11.
+            self.hub = None
             self.runtime._carrier_stopped(self)
 
     def _take_posts(self):

@@ -199,7 +199,7 @@ class VThread:
         if not poller.register(fd, events, ticket):
             ticket.fire(events)        # a regular file: ready now
         value = self._park(ticket, reason, obj, deadline)
-        if value is TIMEOUT or value is INTERRUPT:
+        if type(value) is not int:       # not the poller's revents
             poller.unregister(fd, ticket)
         return value
 

@@ -1,0 +1,238 @@
+"""The cooperative socket: stdlib behaviour, parking, timeouts, close.
+
+(The monkeypatching issue builds on this; these tests use the class
+directly.)
+"""
+
+import errno
+import os
+import socket as std
+import tempfile
+import threading
+
+import pytest
+
+import vthreads
+from vthreads._io import (BusyResourceError, create_connection,
+                          create_server, fromfd, socket, socketpair)
+from conftest import run_in, wait_until
+
+WHERE = pytest.mark.parametrize("where", ["vthread", "thread"])
+
+
+def echo_server():
+    srv = create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            vthreads.spawn(handle, c)
+
+    def handle(c):
+        with c:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    return
+                c.sendall(data)
+
+    vthreads.spawn(serve)
+    return srv, srv.getsockname()[1]
+
+
+@WHERE
+def test_tcp_echo_from_vthread_and_thread(where):
+    srv, port = echo_server()
+    try:
+        def client():
+            with create_connection(("127.0.0.1", port), timeout=10) as s:
+                payload = os.urandom(300_000)          # several send() calls
+                got = bytearray()
+                sender = vthreads.spawn(s.sendall, payload)
+                while len(got) < len(payload):
+                    got += s.recv(65536)
+                sender.result(10)
+                return bytes(got) == payload
+        assert run_in(where, client)
+    finally:
+        srv.close()
+
+
+def test_many_connections_across_carriers(two_carriers):
+    srv, port = echo_server()
+
+    def client(i):
+        with create_connection(("127.0.0.1", port), timeout=30) as s:
+            msg = f"hello {i}".encode()
+            s.sendall(msg)
+            got = b""
+            while len(got) < len(msg):
+                got += s.recv(100)
+            return got == msg
+
+    try:
+        vts = [vthreads.spawn(client, i) for i in range(300)]
+        assert all(vt.result(60) for vt in vts)
+    finally:
+        srv.close()
+
+
+def test_timeout_modes_follow_the_stdlib():
+    a, b = socketpair()
+    with a, b:
+        assert a.gettimeout() == std.getdefaulttimeout() and a.getblocking()
+        a.settimeout(0.02)
+        assert a.gettimeout() == 0.02 and a.timeout == 0.02
+        with pytest.raises(std.timeout):
+            a.recv(1)
+        a.setblocking(False)
+        assert a.gettimeout() == 0.0 and not a.getblocking()
+        with pytest.raises(BlockingIOError):
+            a.recv(1)
+        a.setblocking(True)
+        assert a.gettimeout() is None
+        with pytest.raises(ValueError):
+            a.settimeout(-1)
+        with pytest.raises(TypeError):
+            a.settimeout("1")
+        b.send(b"x")
+        assert a.recv(1) == b"x"
+
+
+def test_default_timeout_applies_to_new_sockets():
+    old = std.getdefaulttimeout()
+    std.setdefaulttimeout(0.02)
+    try:
+        a, b = socketpair()
+    finally:
+        std.setdefaulttimeout(old)
+    with a, b:
+        assert a.gettimeout() == 0.02
+        with pytest.raises(TimeoutError):
+            vthreads.spawn(a.recv, 1).result(10)
+
+
+@WHERE
+def test_recv_is_cancellable(where):
+    a, b = socketpair()
+    with a, b:
+        def body():
+            with vthreads.move_on_after(0.02) as scope:
+                a.recv(1)
+            return scope.cancelled_caught
+        assert run_in(where, body) is True
+        b.send(b"y")                      # the socket still works after
+        assert a.recv(1) == b"y"
+
+
+@WHERE
+def test_close_wakes_a_waiter_with_ebadf(where):
+    a, b = socketpair()
+    box = []
+
+    def reader():
+        try:
+            a.recv(1)
+        except OSError as exc:
+            return exc.errno
+
+    if where == "vthread":
+        vt = vthreads.spawn(reader)
+        assert wait_until(lambda: "SOCKET_RECV" in repr(vt))
+        a.close()
+        assert vt.result(10) == errno.EBADF
+    else:
+        t = threading.Thread(target=lambda: box.append(reader()))
+        t.start()
+        assert wait_until(lambda: a._vt_waiters)
+        a.close()
+        t.join(10)
+        assert box == [errno.EBADF]
+    b.close()
+
+
+def test_two_readers_same_direction_get_a_clear_error():
+    a, b = socketpair()
+    with a, b:
+        first = vthreads.spawn(a.recv, 1)
+        assert wait_until(lambda: "SOCKET_RECV" in repr(first))
+        with pytest.raises(BusyResourceError):
+            vthreads.spawn(a.recv, 1).result(10)
+        # a writer in the other direction is fine
+        vthreads.spawn(a.sendall, b"ok").result(10)
+        assert b.recv(2) == b"ok"
+        b.send(b"z")
+        assert first.result(10) == b"z"
+
+
+def test_udp_and_unix_sockets():
+    u1 = socket(std.AF_INET, std.SOCK_DGRAM)
+    u2 = socket(std.AF_INET, std.SOCK_DGRAM)
+    with u1, u2:
+        u1.bind(("127.0.0.1", 0))
+        got = vthreads.spawn(u1.recvfrom, 100)
+        u2.sendto(b"dgram", u1.getsockname())
+        data, addr = got.result(10)
+        assert data == b"dgram" and addr[1] == u2.getsockname()[1]
+        buf = bytearray(10)
+        r = vthreads.spawn(u1.recvfrom_into, buf)
+        u2.sendto(b"into", u1.getsockname())
+        assert r.result(10)[0] == 4 and bytes(buf[:4]) == b"into"
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "s")
+        srv = socket(std.AF_UNIX, std.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen()
+        acc = vthreads.spawn(srv.accept)
+        c = socket(std.AF_UNIX, std.SOCK_STREAM)
+        c.connect(path)
+        conn, _ = acc.result(10)
+        with srv, c, conn:
+            c.sendmsg([b"via ", b"sendmsg"])
+            assert vthreads.spawn(conn.recvmsg, 100).result(10)[0] == b"via sendmsg"
+
+
+def test_makefile_and_sendfile():
+    a, b = socketpair()
+    with a, b:
+        reader = a.makefile("rb")
+        vthreads.spawn(b.sendall, b"line one\nline two\n")
+        assert vthreads.spawn(reader.readline).result(10) == b"line one\n"
+        assert reader.readline() == b"line two\n"
+        reader.close()
+        with tempfile.TemporaryFile() as f:
+            f.write(b"0123456789" * 1000)
+            f.seek(0)
+            sent = vthreads.spawn(b.sendfile, f).result(10)
+            assert sent == 10000
+            got = b""
+            while len(got) < 10000:
+                got += a.recv(65536)
+            assert got == b"0123456789" * 1000
+
+
+def test_connect_refused_and_connect_ex():
+    probe = std.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()                                  # nobody listens there
+    s = socket()
+    with s:
+        assert vthreads.spawn(s.connect_ex, ("127.0.0.1", port)).result(10) \
+            == errno.ECONNREFUSED
+    with pytest.raises(ConnectionRefusedError):
+        vthreads.spawn(create_connection, ("127.0.0.1", port), 5).result(10)
+
+
+def test_fromfd_dup_and_accept_keep_the_class():
+    a, b = socketpair()
+    with a, b:
+        c = fromfd(a.fileno(), a.family, a.type)
+        d = a.dup()
+        with c, d:
+            assert type(c) is socket and type(d) is socket
+            b.send(b"q")
+            assert vthreads.spawn(c.recv, 1).result(10) == b"q"

@@ -1,0 +1,12 @@
+"""Cooperative shapes of the blocking stdlib: drop-ins that park a vthread
+(or block a plain thread, cancellably) instead of blocking a carrier.
+
+Built on ``vthreads._core`` (fd waits, scopes) and ``vthreads._sync``.
+The real stdlib objects come from ``vthreads._originals``.
+"""
+
+from ._socket import (BusyResourceError, create_connection, create_server,
+                      fromfd, socket, socketpair)
+
+__all__ = ["BusyResourceError", "create_connection", "create_server",
+           "fromfd", "socket", "socketpair"]
