@@ -236,3 +236,26 @@ def test_fromfd_dup_and_accept_keep_the_class():
             assert type(c) is socket and type(d) is socket
             b.send(b"q")
             assert vthreads.spawn(c.recv, 1).result(10) == b"q"
+
+
+def test_accepted_socket_timeout_follows_the_stdlib():
+    srv = create_server(("127.0.0.1", 0))
+    with srv:
+        srv.settimeout(5)
+        c = vthreads.spawn(create_connection, srv.getsockname(), 5)
+        conn, _ = srv.accept()
+        with conn, c.result(10):
+            # stdlib rule: no default timeout + a listener timeout -> blocking
+            assert conn.gettimeout() is None and conn.getblocking()
+
+
+def test_sequential_waits_in_one_direction_are_fine():
+    a, b = socketpair()
+    with a, b:
+        def reader():
+            return [a.recv(1) for _ in range(5)]
+        vt = vthreads.spawn(reader)
+        for ch in b"abcde":
+            assert wait_until(lambda: "SOCKET_RECV" in repr(vt))
+            b.send(bytes([ch]))
+        assert vt.result(10) == [b"a", b"b", b"c", b"d", b"e"]

@@ -90,6 +90,7 @@ class socket(_Base):
         fd = self.fileno()
         if fd < 0:
             raise OSError(errno.EBADF, "Bad file descriptor")
+        mine = []
 
         def register(ticket):
             with _lock_of(self):
@@ -99,6 +100,7 @@ class socket(_Base):
                         f"{'read from' if events == READ else 'write to'} "
                         "this socket")
                 self._vt_waiters[events] = ticket
+            mine.append(ticket)
 
         def unregister(ticket):
             with _lock_of(self):
@@ -109,11 +111,9 @@ class socket(_Base):
             value = block(reason, self, register, unregister, deadline,
                           io=(fd, events))
         finally:
-            unregister_if_mine = self._vt_waiters.get(events)
-            if unregister_if_mine is not None and not unregister_if_mine:
-                with _lock_of(self):
-                    if self._vt_waiters.get(events) is unregister_if_mine:
-                        del self._vt_waiters[events]
+            # A readiness wake-up leaves the last ticket registered here.
+            for ticket in mine:
+                unregister(ticket)
         if value is TIMEOUT:
             raise _std.timeout("timed out")
         if value is _CLOSED:
@@ -147,7 +147,8 @@ class socket(_Base):
     def accept(self):
         fd, addr = self._retry(self._accept, READ, "SOCKET_ACCEPT")
         sock = socket(self.family, self.type, self.proto, fileno=fd)
-        sock._vt_timeout = self._vt_timeout if self._vt_timeout != 0.0 else None
+        # As the stdlib: the new socket has the default timeout, but a
+        # listening socket with a timeout and no default gives blocking.
         if _o.getdefaulttimeout() is None and self.gettimeout():
             sock.setblocking(True)
         return sock, addr
