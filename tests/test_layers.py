@@ -15,6 +15,7 @@ LAYERS = {
     "_core": 2,
     "_sync": 3,
     "_io": 4,
+    "monkey": 5,
 }
 
 

@@ -1,0 +1,105 @@
+"""Monkeypatching socket and time.  Each test runs in a fresh interpreter:
+patching is process-wide."""
+
+import textwrap
+
+from conftest import run_script
+
+
+def run(code):
+    r = run_script(textwrap.dedent(code), timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_patched_socket_and_time_let_plain_blocking_code_scale():
+    r = run("""
+        import vthreads.monkey as monkey
+        monkey.patch_socket()
+        monkey.patch_time()
+        import socket, threading, time, vthreads
+
+        srv = socket.create_server(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+
+        def serve():                              # plain blocking code
+            while True:
+                c, _ = srv.accept()
+                vthreads.spawn(handle, c)
+
+        def handle(c):
+            with c:
+                data = c.recv(100)
+                time.sleep(0.05)                   # blocking sleep, parked
+                c.sendall(data.upper())
+
+        def client(i):
+            s = socket.create_connection(("127.0.0.1", port))
+            with s:
+                s.sendall(b"ping %d" % i)
+                return s.recv(100)
+
+        vthreads.spawn(serve)
+        t0 = time.monotonic()
+        vts = [vthreads.spawn(client, i) for i in range(200)]
+        got = [v.result(30) for v in vts]
+        took = time.monotonic() - t0
+        assert got == [b"PING %d" % i for i in range(200)], got[:3]
+        # 200 handlers each slept 50 ms on one carrier: parked, not blocked.
+        assert took < 5, took
+        assert threading.active_count() <= 4, threading.active_count()
+        print("ok")
+    """)
+    assert r.stdout.strip() == "ok"
+
+
+def test_idempotent_get_original_is_patched_and_unpatch():
+    run("""
+        import socket, time, vthreads
+        import vthreads.monkey as monkey
+        real_socket, real_sleep = socket.socket, time.sleep
+        assert not monkey.is_patched("socket")
+        monkey.patch_socket(); monkey.patch_socket(); monkey.patch_time()
+        assert socket.socket is vthreads._io.socket
+        assert time.sleep is vthreads.sleep
+        assert monkey.is_patched("socket") and monkey.is_patched("time")
+        assert monkey.get_original("socket", "socket") is real_socket
+        assert monkey.get_original("time", "sleep") is real_sleep
+        assert monkey.get_original("os", "getpid") is __import__("os").getpid
+        monkey.unpatch_all()
+        assert socket.socket is real_socket and time.sleep is real_sleep
+        assert not monkey.is_patched("socket")
+    """)
+
+
+def test_warns_about_modules_that_grabbed_originals_first():
+    r = run("""
+        import warnings, sys, types
+        early = types.ModuleType("early_user")
+        from socket import create_connection as cc
+        early.cc = cc
+        sys.modules["early_user"] = early
+        import vthreads.monkey as monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            monkey.patch_socket()
+        msgs = [str(x.message) for x in w]
+        assert any("early_user" in m for m in msgs), msgs
+        print("warned")
+    """)
+    assert "warned" in r.stdout
+
+
+def test_patched_sleep_in_plain_thread_honours_cancel_scopes():
+    run("""
+        import time, threading, vthreads
+        import vthreads.monkey as monkey
+        monkey.patch_time()
+        out = []
+        def body():
+            with vthreads.move_on_after(0.05) as s:
+                time.sleep(10)
+            out.append(s.cancelled_caught)
+        t = threading.Thread(target=body); t.start(); t.join(10)
+        assert out == [True], out
+    """)
