@@ -7,6 +7,8 @@ The real stdlib objects come from ``vthreads._originals``.
 
 from ._socket import (BusyResourceError, create_connection, create_server,
                       fromfd, socket, socketpair)
+from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "create_connection", "create_server",
-           "fromfd", "socket", "socketpair"]
+__all__ = ["BusyResourceError", "SSLContext", "SSLSocket",
+           "create_connection", "create_server", "fromfd", "socket",
+           "socketpair"]
