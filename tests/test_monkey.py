@@ -103,3 +103,37 @@ def test_patched_sleep_in_plain_thread_honours_cancel_scopes():
         t = threading.Thread(target=body); t.start(); t.join(10)
         assert out == [True], out
     """)
+
+
+def test_patched_ssl_makes_default_contexts_cooperative():
+    import pytest
+    pytest.importorskip("trustme")
+    r = run("""
+        import trustme
+        import vthreads.monkey as monkey
+        monkey.patch_socket(); monkey.patch_ssl()
+        import socket, ssl, vthreads
+        ca = trustme.CA()
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("localhost").configure_cert(server)
+        client = ssl.create_default_context()
+        ca.configure_trust(client)
+        srv = socket.create_server(("127.0.0.1", 0))
+        def serve():
+            raw, _ = srv.accept()
+            with server.wrap_socket(raw, server_side=True) as s:
+                s.sendall(s.recv(100)[::-1])
+        vthreads.spawn(serve)
+        def client_side():
+            raw = socket.create_connection(srv.getsockname())
+            with client.wrap_socket(raw, server_hostname="localhost") as s:
+                assert isinstance(s, vthreads._io.SSLSocket)
+                s.sendall(b"abc")
+                return s.recv(100)
+        assert vthreads.run(client_side) == b"cba"
+        assert monkey.get_original("ssl", "SSLContext.sslsocket_class") is ssl.SSLSocket
+        monkey.unpatch_all()
+        assert ssl.SSLContext.sslsocket_class is ssl.SSLSocket
+        print("ok")
+    """)
+    assert r.stdout.strip() == "ok"

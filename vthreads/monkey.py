@@ -5,8 +5,9 @@ originals are saved in one place (``_saved``), the first time each name is
 patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
-So far (the cooperative I/O issue is in progress): ``patch_socket`` and
-``patch_time``.  The rest of the tables (ssl, select, threading, queue,
+So far (the cooperative I/O issue is in progress): ``patch_socket``,
+``patch_time`` and ``patch_ssl``.  A name may be dotted
+("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
 subprocess, dns) and ``patch_all`` come with their cooperative shapes.
 
 Threads: patching happens at start-up, from one thread; ``_lock`` guards
@@ -34,10 +35,28 @@ TABLES = {
     "time": {
         "sleep": _sleep,
     },
+    "ssl": {
+        # Only this: set on the stdlib class itself, so every context --
+        # made before or after patching -- wraps cooperatively.  The names
+        # ssl.SSLContext and ssl.SSLSocket stay: the stdlib's own methods
+        # look those classes up by global name (super(SSLSocket, self),
+        # super(SSLContext, SSLContext)), and a subclass there recurses.
+        # Our SSLSocket subclasses ssl.SSLSocket, so isinstance() holds.
+        "SSLContext.sslsocket_class": _io.SSLSocket,
+    },
 }
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
+
+
+def _resolve(mod, dotted):
+    """(object holding the attribute, attribute name) for "a.b.c"."""
+    *path, attr = dotted.split(".")
+    owner = mod
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, attr
 
 
 def _patch(modname):
@@ -45,17 +64,19 @@ def _patch(modname):
     with _lock:
         for name, new in TABLES[modname].items():
             key = (modname, name)
+            owner, attr = _resolve(mod, name)
             if key not in _saved:
-                _saved[key] = getattr(mod, name, _MISSING)
-            setattr(mod, name, new)
+                _saved[key] = (owner, getattr(owner, attr, _MISSING))
+            setattr(owner, attr, new)
     _warn_early_users(modname)
 
 
 def _warn_early_users(modname):
     """Warn about modules that took a reference to an original before
     patching: they keep calling the blocking version."""
-    originals = {id(v): (modname, n) for (m, n), v in _saved.items()
-                 if m == modname and v is not _MISSING}
+    originals = {id(v): (modname, n) for (m, n), (_, v) in _saved.items()
+                 if m == modname and v is not _MISSING and "." not in n
+                 and callable(v)}
     users = []
     for name, mod in list(sys.modules.items()):
         if mod is None or name == modname or name.startswith("vthreads"):
@@ -86,13 +107,19 @@ def patch_time():
     _patch("time")
 
 
+def patch_ssl():
+    """ssl's sockets become cooperative, for new and existing contexts."""
+    _patch("ssl")
+
+
 def get_original(module, name):
     """The interpreter's own ``module.name``, patched or not."""
     with _lock:
-        value = _saved.get((module, name), _MISSING)
-    if value is _MISSING:
-        value = getattr(importlib.import_module(module), name)
-    return value
+        entry = _saved.get((module, name))
+    if entry is not None and entry[1] is not _MISSING:
+        return entry[1]
+    owner, attr = _resolve(importlib.import_module(module), name)
+    return getattr(owner, attr)
 
 
 def is_patched(module):
@@ -105,12 +132,10 @@ def unpatch_all():
     with _lock:
         saved = dict(_saved)
         _saved.clear()
-    for (modname, name), value in saved.items():
-        mod = sys.modules.get(modname)
-        if mod is None:
-            continue
+    for (modname, name), (owner, value) in saved.items():
+        attr = name.rsplit(".", 1)[-1]
         if value is _MISSING:
-            if hasattr(mod, name):
-                delattr(mod, name)
+            if hasattr(owner, attr):
+                delattr(owner, attr)
         else:
-            setattr(mod, name, value)
+            setattr(owner, attr, value)
