@@ -137,3 +137,32 @@ def test_patched_ssl_makes_default_contexts_cooperative():
         print("ok")
     """)
     assert r.stdout.strip() == "ok"
+
+
+def test_patched_select_and_selectors_park():
+    r = run("""
+        import vthreads.monkey as monkey
+        monkey.patch_select(); monkey.patch_socket()
+        import select, selectors, socket, vthreads
+        a, b = socket.socketpair()
+        trace = []
+        def watcher():
+            select.select([a], [], [], 10)
+            trace.append("select woke")
+            with selectors.DefaultSelector() as sel:
+                sel.register(a, selectors.EVENT_READ)
+                a.recv(1)
+                sel.select(10)
+                trace.append("selector woke")
+        def poker():
+            trace.append("poke 1"); b.send(b"1")
+            vthreads.sleep(0.01)
+            trace.append("poke 2"); b.send(b"2")
+        def main():
+            w = vthreads.spawn(watcher); vthreads.sleep(0.01)
+            p = vthreads.spawn(poker); w.join(); p.join()
+        vthreads.run(main, carriers=1)
+        assert trace == ["poke 1", "select woke", "poke 2", "selector woke"], trace
+        print("ok")
+    """)
+    assert r.stdout.strip() == "ok"

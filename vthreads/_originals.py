@@ -44,6 +44,7 @@ POLLHUP = getattr(select, "POLLHUP", 0x010)
 POLLNVAL = getattr(select, "POLLNVAL", 0x020)
 select_select = select.select
 DefaultSelector = selectors.DefaultSelector
+PollSelector = getattr(selectors, "PollSelector", None)
 
 eventfd = getattr(os, "eventfd", None)
 eventfd_read = getattr(os, "eventfd_read", None)

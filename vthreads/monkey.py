@@ -6,7 +6,7 @@ patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
 So far (the cooperative I/O issue is in progress): ``patch_socket``,
-``patch_time`` and ``patch_ssl``.  A name may be dotted
+``patch_time``, ``patch_select`` and ``patch_ssl``.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
 subprocess, dns) and ``patch_all`` come with their cooperative shapes.
 
@@ -34,6 +34,14 @@ TABLES = {
     },
     "time": {
         "sleep": _sleep,
+    },
+    "select": {
+        "select": _io.select,
+        "poll": _io.poll,
+    },
+    "selectors": {
+        "DefaultSelector": _io.DefaultSelector,
+        "PollSelector": _io.PollSelector,
     },
     "ssl": {
         # Only this: set on the stdlib class itself, so every context --
@@ -105,6 +113,12 @@ def patch_socket():
 def patch_time():
     """time.sleep parks vthreads (and honours cancel scopes in threads)."""
     _patch("time")
+
+
+def patch_select():
+    """select.select, select.poll and selectors' Default/PollSelector park."""
+    _patch("select")
+    _patch("selectors")
 
 
 def patch_ssl():

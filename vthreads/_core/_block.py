@@ -39,8 +39,9 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
           io=None):
     """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
 
-    ``io=(fd, events)`` waits for fd readiness; ``register`` may still put
-    the ticket somewhere else too (a socket's close() fires it).
+    ``io=((fd, events), ...)`` waits until one of the fds is ready;
+    ``register`` may still put the ticket somewhere else too (a socket's
+    close() fires it).
     """
     task = current_task()
     while True:
@@ -54,7 +55,7 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
             if register is not None:
                 register(ticket)
             if io is not None:
-                value = task._park_io(ticket, io[0], io[1], reason, obj,
+                value = task._park_io(ticket, io, reason, obj,
                                       park_deadline)
             else:
                 value = task._park(ticket, reason, obj, park_deadline)

@@ -86,7 +86,7 @@ def _wait_fd(fd, events, reason, timeout):
     if fd < 0:
         raise ValueError(f"invalid file descriptor {fd}")
     deadline = timeout_to_deadline(timeout)
-    value = block(reason, fd, None, None, deadline, io=(fd, events))
+    value = block(reason, fd, None, None, deadline, io=((fd, events),))
     if value is TIMEOUT:
         raise TimeoutError(f"fd {fd} was not ready in time")
 

@@ -110,7 +110,9 @@ class ThreadTask:
             self._end()
         return ticket.value
 
-    def _park_io(self, ticket, fd, events, reason, obj, deadline):
+    def _park_io(self, ticket, pairs, reason, obj, deadline):
+        """Block in poll() until one of ``pairs`` ((fd, READ|WRITE), ...)
+        is ready, the deadline passes, or a waker fires the ticket."""
         waker = self._waker
         if waker is None:
             waker = self._waker = Waker()
@@ -118,7 +120,12 @@ class ThreadTask:
             return INTERRUPT
         try:
             p = _o.poll()
-            p.register(fd, _o.POLLIN if events == READ else _o.POLLOUT)
+            masks = {}
+            for fd, events in pairs:
+                masks[fd] = masks.get(fd, 0) | (
+                    _o.POLLIN if events == READ else _o.POLLOUT)
+            for fd, mask in masks.items():
+                p.register(fd, mask)
             p.register(waker.fileno, _o.POLLIN)
             while True:
                 if deadline is None:
@@ -127,13 +134,13 @@ class ThreadTask:
                     ms = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX) * 1000
                     ms = int(ms) + (ms % 1 > 0)
                 hits = dict(p.poll(ms))
-                if hits.get(fd, 0) & _o.POLLNVAL:
+                wake = hits.pop(waker.fileno, 0)
+                if any(rev & _o.POLLNVAL for rev in hits.values()):
                     ticket.retract(None)
                     raise OSError(9, "Bad file descriptor")
-                if fd in hits:
-                    if ticket.retract(hits[fd]):
-                        break
-                if waker.fileno in hits or not ticket:
+                if hits and ticket.retract(next(iter(hits.values()))):
+                    break
+                if wake or not ticket:
                     waker.drain()
                     if not ticket:
                         break

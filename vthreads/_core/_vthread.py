@@ -194,13 +194,25 @@ class VThread:
             c.stale_timers += 1
         return value
 
-    def _park_io(self, ticket, fd, events, reason, obj, deadline):
+    def _park_io(self, ticket, pairs, reason, obj, deadline):
+        """Park until one of ``pairs`` ((fd, READ|WRITE), ...) is ready."""
         poller = self._carrier.poller
-        if not poller.register(fd, events, ticket):
-            ticket.fire(events)        # a regular file: ready now
+        done = []
+        try:
+            for fd, events in pairs:
+                if not poller.register(fd, events, ticket):
+                    ticket.fire(events)      # a regular file: ready now
+                    break
+                done.append(fd)
+        except BaseException:
+            for fd in done:
+                poller.unregister(fd, ticket)
+            raise
         value = self._park(ticket, reason, obj, deadline)
-        if type(value) is not int:       # not the poller's revents
-            poller.unregister(fd, ticket)
+        if len(done) > 1 or type(value) is not int:
+            # The poller drops only the registration that fired.
+            for fd in done:
+                poller.unregister(fd, ticket)
         return value
 
     def _yield(self):

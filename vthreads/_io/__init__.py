@@ -7,8 +7,9 @@ The real stdlib objects come from ``vthreads._originals``.
 
 from ._socket import (BusyResourceError, create_connection, create_server,
                       fromfd, socket, socketpair)
+from ._select import DefaultSelector, PollSelector, poll, select
 from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "SSLContext", "SSLSocket",
-           "create_connection", "create_server", "fromfd", "socket",
-           "socketpair"]
+__all__ = ["BusyResourceError", "DefaultSelector", "PollSelector",
+           "SSLContext", "SSLSocket", "create_connection", "create_server",
+           "fromfd", "poll", "select", "socket", "socketpair"]

@@ -109,7 +109,7 @@ class socket(_Base):
 
         try:
             value = block(reason, self, register, unregister, deadline,
-                          io=(fd, events))
+                          io=((fd, events),))
         finally:
             # A readiness wake-up leaves the last ticket registered here.
             for ticket in mine:

@@ -1,0 +1,143 @@
+"""Cooperative select.select, select.poll and selectors.
+
+All three work the same way: ask the kernel, without blocking, which fds
+are ready (a real poll() with timeout 0); if none is, park on all of them
+at once -- one ticket registered for every fd with the carrier's poller,
+or a poll() on all of them in a plain thread -- and ask again when any
+wakes.  The answer always comes from the real non-blocking poll, so the
+results have the stdlib's exact shape, and fds above FD_SETSIZE work in
+``select`` too.
+
+Threads: any; each call's state is its own.
+"""
+
+import errno
+import math
+import selectors as _selectors
+
+from .. import _originals as _o
+from .._core import TIMEOUT, block, timeout_to_deadline
+from .._poller import READ, WRITE
+
+_IN = _o.POLLIN | _o.POLLERR | _o.POLLHUP
+_OUT = _o.POLLOUT | _o.POLLERR | _o.POLLHUP
+
+
+def _fileno(obj):
+    fd = obj if isinstance(obj, int) else obj.fileno()
+    if not isinstance(fd, int):
+        raise TypeError("fileno() returned a non-integer")
+    if fd < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+    return fd
+
+
+def _park_on(pairs, deadline, reason, obj):
+    """Park until one of ``pairs`` may be ready; False on timeout."""
+    return block(reason, obj, None, None, deadline, io=tuple(pairs)) is not TIMEOUT
+
+
+def select(rlist, wlist, xlist, timeout=None):
+    """select.select, parking instead of blocking."""
+    if timeout is not None:
+        if timeout < 0:
+            raise ValueError("timeout must be non-negative")
+    deadline = timeout_to_deadline(timeout)
+    rmap = [(_fileno(o), o) for o in rlist]
+    wmap = [(_fileno(o), o) for o in wlist]
+    xmap = [(_fileno(o), o) for o in xlist]
+    while True:
+        p = _o.poll()
+        masks = {}
+        for fd, _ in rmap:
+            masks[fd] = masks.get(fd, 0) | _o.POLLIN
+        for fd, _ in wmap:
+            masks[fd] = masks.get(fd, 0) | _o.POLLOUT
+        for fd, _ in xmap:
+            masks[fd] = masks.get(fd, 0) | getattr(_o, "POLLPRI", 2)
+        for fd, m in masks.items():
+            p.register(fd, m)
+        got = dict(p.poll(0))
+        if any(rev & _o.POLLNVAL for rev in got.values()):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        r = [o for fd, o in rmap if got.get(fd, 0) & _IN]
+        w = [o for fd, o in wmap if got.get(fd, 0) & _OUT]
+        x = [o for fd, o in xmap if got.get(fd, 0) & getattr(_o, "POLLPRI", 2)]
+        if r or w or x or timeout == 0:
+            return r, w, x
+        pairs = [(fd, READ) for fd, _ in rmap + xmap] + [(fd, WRITE) for fd, _ in wmap]
+        if not pairs:                     # select([], [], [], t) sleeps
+            block("SELECT", None, None, None, deadline)
+            return [], [], []
+        if not _park_on(pairs, deadline, "SELECT", None):
+            return [], [], []
+
+
+class poll:
+    """select.poll, parking instead of blocking."""
+
+    def __init__(self):
+        self._fds = {}
+
+    def register(self, fd, eventmask=_o.POLLIN | _o.POLLOUT | getattr(_o, "POLLPRI", 2)):
+        self._fds[_fileno(fd)] = eventmask
+
+    def modify(self, fd, eventmask):
+        fd = _fileno(fd)
+        if fd not in self._fds:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+        self._fds[fd] = eventmask
+
+    def unregister(self, fd):
+        del self._fds[_fileno(fd)]
+
+    def poll(self, timeout=None):
+        """``timeout`` in milliseconds, as select.poll: None or negative
+        waits for ever."""
+        if timeout is not None and timeout >= 0:
+            deadline = timeout_to_deadline(math.ceil(timeout) / 1000.0)
+        else:
+            timeout, deadline = None, None
+        while True:
+            p = _o.poll()
+            for fd, m in self._fds.items():
+                p.register(fd, m)
+            got = p.poll(0)
+            if got or timeout == 0:
+                return got
+            pairs = []
+            for fd, m in self._fds.items():
+                if m & (_o.POLLIN | getattr(_o, "POLLPRI", 2)):
+                    pairs.append((fd, READ))
+                if m & _o.POLLOUT:
+                    pairs.append((fd, WRITE))
+            if not pairs:
+                block("POLL", self, None, None, deadline)
+                return []
+            if not _park_on(pairs, deadline, "POLL", self):
+                return []
+
+
+class PollSelector(_o.PollSelector):
+    """selectors.PollSelector whose select() parks; also DefaultSelector."""
+
+    def select(self, timeout=None):
+        deadline = None if timeout is None else timeout_to_deadline(max(timeout, 0))
+        while True:
+            ready = super().select(0)
+            if ready or (timeout is not None and timeout <= 0):
+                return ready
+            pairs = []
+            for key in self.get_map().values():
+                if key.events & _selectors.EVENT_READ:
+                    pairs.append((key.fd, READ))
+                if key.events & _selectors.EVENT_WRITE:
+                    pairs.append((key.fd, WRITE))
+            if not pairs:
+                block("SELECTOR", self, None, None, deadline)
+                return []
+            if not _park_on(pairs, deadline, "SELECTOR", self):
+                return []
+
+
+DefaultSelector = PollSelector
