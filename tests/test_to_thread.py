@@ -8,7 +8,6 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
-from conftest import wait_until
 
 
 def test_runs_on_a_helper_thread_and_returns():
@@ -52,15 +51,19 @@ def test_does_not_block_the_carrier(carriers):
 
 
 def test_cancel_stops_the_wait_and_helper_finishes_in_background():
-    finished = threading.Event()
+    started, finished = threading.Event(), threading.Event()
 
     def slow():
+        started.set()
         time.sleep(0.2)
         finished.set()
         return "late"
 
     vt = vthreads.spawn(vthreads.to_thread, slow)
-    assert wait_until(lambda: "TO_THREAD" in repr(vt))
+    # Wait for the helper to begin: a job cancelled while still queued
+    # (helpers busy with other tests' work) is dropped, by design.
+    assert started.wait(10)
+    assert "TO_THREAD" in repr(vt)
     vt.cancel()
     with pytest.raises(Cancelled):
         vt.result(10)
@@ -82,3 +85,27 @@ def test_from_plain_thread_and_bad_input():
     assert vthreads.to_thread(lambda: 7) == 7
     with pytest.raises(TypeError):
         vthreads.to_thread(None)
+
+
+def test_cancelled_job_still_queued_never_runs():
+    from vthreads._core._to_thread import _pool
+    gate = threading.Event()
+    ran = []
+    blockers = [vthreads.spawn(vthreads.to_thread, gate.wait, 30)
+                for _ in range(_pool.max_workers)]
+    try:
+        from conftest import wait_until
+        assert wait_until(lambda: _pool.statistics()["threads"] == _pool.max_workers
+                          and _pool.statistics()["idle"] == 0)
+        queued = vthreads.spawn(vthreads.to_thread, ran.append, 1)
+        assert wait_until(lambda: _pool.statistics()["queued"] >= 1)
+        queued.cancel()
+        with pytest.raises(Cancelled):
+            queued.result(10)
+    finally:
+        gate.set()
+    for b in blockers:
+        assert b.result(10) is True
+    from conftest import wait_until
+    assert wait_until(lambda: _pool.statistics()["queued"] == 0)
+    assert ran == []          # the helper that dequeued it skipped it
