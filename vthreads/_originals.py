@@ -60,6 +60,11 @@ socketpair = socket.socketpair
 socket_class = socket.socket
 create_server = socket.create_server
 getaddrinfo = socket.getaddrinfo
+gethostbyname = socket.gethostbyname
+gethostbyname_ex = socket.gethostbyname_ex
+gethostbyaddr = socket.gethostbyaddr
+getnameinfo = socket.getnameinfo
+inet_pton = socket.inet_pton
 getdefaulttimeout = socket.getdefaulttimeout
 
 

@@ -6,7 +6,9 @@ patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
 So far (the cooperative I/O issue is in progress): ``patch_socket``,
-``patch_time``, ``patch_select`` and ``patch_ssl``.  A name may be dotted
+``patch_time``, ``patch_select``, ``patch_ssl`` and ``patch_dns``.  A
+table's key is the module name, optionally followed by a label
+("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
 subprocess, dns) and ``patch_all`` come with their cooperative shapes.
 
@@ -34,6 +36,13 @@ TABLES = {
     },
     "time": {
         "sleep": _sleep,
+    },
+    "socket (dns)": {
+        "getaddrinfo": _io.getaddrinfo,
+        "gethostbyname": _io.gethostbyname,
+        "gethostbyname_ex": _io.gethostbyname_ex,
+        "gethostbyaddr": _io.gethostbyaddr,
+        "getnameinfo": _io.getnameinfo,
     },
     "select": {
         "select": _io.select,
@@ -67,10 +76,11 @@ def _resolve(mod, dotted):
     return owner, attr
 
 
-def _patch(modname):
+def _patch(table):
+    modname = table.split(" ", 1)[0]      # "socket (dns)" patches socket
     mod = importlib.import_module(modname)
     with _lock:
-        for name, new in TABLES[modname].items():
+        for name, new in TABLES[table].items():
             key = (modname, name)
             owner, attr = _resolve(mod, name)
             if key not in _saved:
@@ -113,6 +123,12 @@ def patch_socket():
 def patch_time():
     """time.sleep parks vthreads (and honours cancel scopes in threads)."""
     _patch("time")
+
+
+def patch_dns():
+    """getaddrinfo and friends run on the to_thread helpers: the system
+    resolver and /etc/hosts keep working, and no carrier waits on DNS."""
+    _patch("socket (dns)")
 
 
 def patch_select():

@@ -7,9 +7,13 @@ The real stdlib objects come from ``vthreads._originals``.
 
 from ._socket import (BusyResourceError, create_connection, create_server,
                       fromfd, socket, socketpair)
+from ._dns import (getaddrinfo, gethostbyaddr, gethostbyname,
+                   gethostbyname_ex, getnameinfo)
 from ._select import DefaultSelector, PollSelector, poll, select
 from ._ssl import SSLContext, SSLSocket
 
 __all__ = ["BusyResourceError", "DefaultSelector", "PollSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
-           "fromfd", "poll", "select", "socket", "socketpair"]
+           "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
+           "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",
+           "socketpair"]

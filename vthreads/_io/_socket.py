@@ -29,6 +29,7 @@ import socket as _std
 from .. import _originals as _o
 from .._core import TIMEOUT, block
 from .._poller import READ, WRITE
+from . import _dns
 
 _Base = _o.socket_class
 _LOCKS = tuple(_o.allocate_lock() for _ in range(32))
@@ -144,6 +145,17 @@ class socket(_Base):
 
     # --- the blocking methods ---------------------------------------------
 
+    def _resolved(self, address):
+        """A host name in an INET address, resolved off the carrier (the C
+        connect() would resolve it with a blocking call)."""
+        if self.family in (_std.AF_INET, _std.AF_INET6) and \
+                isinstance(address, tuple) and isinstance(address[0], str) \
+                and not _dns.is_numeric_host(address[0]):
+            infos = _dns.getaddrinfo(address[0], address[1], self.family,
+                                     self.type, self.proto)
+            return infos[0][4]
+        return address
+
     def accept(self):
         fd, addr = self._retry(self._accept, READ, "SOCKET_ACCEPT")
         sock = socket(self.family, self.type, self.proto, fileno=fd)
@@ -167,6 +179,7 @@ class socket(_Base):
             return exc.errno
 
     def _connect(self, address):
+        address = self._resolved(address)
         try:
             _Base.connect(self, address)
             return 0
@@ -253,7 +266,7 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT,
     """socket.create_connection, connecting cooperatively."""
     host, port = address
     errors = []
-    for family, type_, proto, _, sa in _o.getaddrinfo(
+    for family, type_, proto, _, sa in _dns.getaddrinfo(
             host, port, 0, _std.SOCK_STREAM):
         sock = None
         try:
