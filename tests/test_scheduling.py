@@ -2,9 +2,7 @@
 
 import threading
 
-
 import vthreads
-
 
 
 def test_sleep0_round_robin_trace(one_carrier):
@@ -197,3 +195,13 @@ def test_idle_runtime_uses_no_cpu():
     used = time.process_time() - c0
     # A busy-waiting carrier would burn ~1 s of CPU here.
     assert used < 0.1, f"idle runtime used {used:.3f}s of CPU in 1s"
+
+
+def test_a_far_away_deadline_does_not_kill_the_carrier(one_carrier):
+    """Regression: epoll rejects huge timeouts; a sleep of 10**9 s made the
+    idle carrier's poll raise OverflowError and the carrier thread died."""
+    far = vthreads.spawn(vthreads.sleep, 10.0 ** 9)
+    vthreads.sleep(0.05)                 # the carrier goes idle with that timer
+    assert vthreads.spawn(lambda: "still alive").result(10) == "still alive"
+    far.cancel()
+    assert far.join(10)

@@ -6,7 +6,8 @@ patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
 So far (the cooperative I/O issue is in progress): ``patch_socket``,
-``patch_time``, ``patch_select``, ``patch_ssl`` and ``patch_dns``.  A
+``patch_time``, ``patch_select``, ``patch_ssl``, ``patch_dns`` and
+``patch_subprocess``.  A
 table's key is the module name, optionally followed by a label
 ("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
@@ -51,6 +52,17 @@ TABLES = {
     "selectors": {
         "DefaultSelector": _io.DefaultSelector,
         "PollSelector": _io.PollSelector,
+    },
+    "os": {
+        "read": _io.os.read,
+        "write": _io.os.write,
+        "waitpid": _io.os.waitpid,
+    },
+    "subprocess": {
+        # communicate() waits in this selector ...
+        "_PopenSelector": _io.PollSelector,
+        # ... and never takes its blocking one-pipe fast path.
+        "Popen": _io.Popen,
     },
     "ssl": {
         # Only this: set on the stdlib class itself, so every context --
@@ -103,8 +115,12 @@ def _warn_early_users(modname):
             attrs = vars(mod)
         except TypeError:
             continue
-        for value in list(attrs.values()):
-            if id(value) in originals:
+        for attr, value in list(attrs.items()):
+            # The module that defines an object may of course hold it, and
+            # private aliases (subprocess's _waitpid for WNOHANG polls) are
+            # the stdlib's own business.
+            if id(value) in originals and not attr.startswith("_") and \
+                    getattr(value, "__module__", None) != name:
                 users.append(name)
                 break
     if users:
@@ -129,6 +145,14 @@ def patch_dns():
     """getaddrinfo and friends run on the to_thread helpers: the system
     resolver and /etc/hosts keep working, and no carrier waits on DNS."""
     _patch("socket (dns)")
+
+
+def patch_subprocess():
+    """Popen.wait, communicate, run and check_output park: os.waitpid on a
+    pidfd, os.read/os.write after readiness, communicate's selector.
+    (wait(timeout=...) sleeps with time.sleep: patch_time() as well.)"""
+    _patch("os")
+    _patch("subprocess")
 
 
 def patch_select():

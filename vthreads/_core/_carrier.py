@@ -43,6 +43,8 @@ from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
 _INJECT_TAKE = 64     # injected vthreads taken per loop
+MAX_SLEEP = 3600.0    # longest poll() timeout: epoll rejects huge ones, and
+                      # a far-away timer is simply re-examined after an hour
 
 
 class Carrier:
@@ -287,7 +289,8 @@ class Carrier:
                 sleep = self._sleeping = True
         if sleep:
             timers = self.timers
-            timeout = max(timers[0][0] - _o.monotonic(), 0.0) if timers else None
+            timeout = min(max(timers[0][0] - _o.monotonic(), 0.0),
+                          MAX_SLEEP) if timers else None
             try:
                 events = poller.poll(timeout)
             finally:

@@ -9,10 +9,12 @@ from ._socket import (BusyResourceError, create_connection, create_server,
                       fromfd, socket, socketpair)
 from ._dns import (getaddrinfo, gethostbyaddr, gethostbyname,
                    gethostbyname_ex, getnameinfo)
+from . import _os as os
+from ._subprocess import Popen
 from ._select import DefaultSelector, PollSelector, poll, select
 from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "DefaultSelector", "PollSelector",
+__all__ = ["BusyResourceError", "Popen", "os", "DefaultSelector", "PollSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
            "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
            "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",

@@ -1,0 +1,96 @@
+"""subprocess and os.read/os.write/os.waitpid, cooperatively."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import vthreads
+from vthreads._io import os as vos
+from conftest import run_script
+
+
+def test_waitpid_parks_on_a_pidfd(one_carrier):
+    trace = []
+
+    def child():
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+        pid, status = vos.waitpid(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        trace.append(("reaped", pid == p.pid, p.returncode))
+
+    def ticker():
+        for i in range(3):
+            trace.append(("tick", i))
+            vthreads.sleep(0.02)
+
+    def main():
+        a, b = vthreads.spawn(child), vthreads.spawn(ticker)
+        a.join()
+        b.join()
+
+    vthreads.run(main)
+    assert trace[-1] == ("reaped", True, 0)
+    assert [t for t in trace if t[0] == "tick"] == [("tick", 0), ("tick", 1), ("tick", 2)]
+
+
+def test_read_write_on_a_pipe_park(one_carrier):
+    r, w = os.pipe()
+    trace = []
+
+    def reader():
+        trace.append(("read", vos.read(r, 100)))
+
+    def main():
+        rd = vthreads.spawn(reader)
+        vthreads.sleep(0.01)
+        trace.append("writing")
+        vos.write(w, b"data")
+        rd.join()
+
+    try:
+        vthreads.run(main)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert trace == ["writing", ("read", b"data")]
+
+
+def test_patched_subprocess_run_and_communicate_do_not_block_carriers():
+    code = textwrap.dedent("""
+        import vthreads.monkey as monkey
+        monkey.patch_subprocess(); monkey.patch_time()
+        import subprocess, sys, time, vthreads
+        ticks = []
+        def ticker():
+            for i in range(10):
+                ticks.append(time.monotonic()); time.sleep(0.02)
+        def work():
+            out = subprocess.check_output([sys.executable, "-c",
+                "import time; time.sleep(0.2); print('child done')"])
+            r = subprocess.run([sys.executable, "-c",
+                "import sys; sys.stdout.write(sys.stdin.read().upper())"],
+                input=b"piped", capture_output=True, check=True)
+            p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+            try:
+                p.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            return out, r.stdout, p.wait()
+        def main():
+            t = vthreads.spawn(ticker)
+            res = vthreads.spawn(work).result()
+            t.join()
+            return res
+        out, piped, rc = vthreads.run(main, carriers=1)
+        assert out.strip() == b"child done", out
+        assert piped == b"PIPED", piped
+        assert rc == -9, rc
+        # the ticker kept running while the children ran
+        gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        assert max(gaps) < 0.15, gaps
+        print("ok")
+    """)
+    r = run_script(code, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
