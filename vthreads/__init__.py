@@ -10,7 +10,7 @@ from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
                     move_on_after, move_on_at, run, shutdown, sleep, spawn,
                     to_thread, wait_readable, wait_writable)
 from ._core import default_excepthook as excepthook
-from ._io import BusyResourceError
+from ._io import BusyResourceError, VThreadPoolExecutor
 from ._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Channel,
                     ChannelClosed, Condition, Empty, Event, Full, LifoQueue, Lock,
                     PriorityQueue, Queue, RLock, Semaphore, ShutDown,
@@ -20,7 +20,7 @@ from ._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Channel,
 __version__ = "0.1.0"
 
 __all__ = [
-    "BusyResourceError",
+    "BusyResourceError", "VThreadPoolExecutor",
     "Barrier", "BoundedSemaphore", "BrokenBarrierError", "Channel",
     "ChannelClosed", "Condition", "Empty", "Event", "Full", "LifoQueue", "Lock",
     "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",

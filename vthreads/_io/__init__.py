@@ -10,11 +10,12 @@ from ._socket import (BusyResourceError, create_connection, create_server,
 from ._dns import (getaddrinfo, gethostbyaddr, gethostbyname,
                    gethostbyname_ex, getnameinfo)
 from . import _os as os
+from ._executor import VThreadPoolExecutor
 from ._subprocess import Popen
 from ._select import DefaultSelector, PollSelector, poll, select
 from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "Popen", "os", "DefaultSelector", "PollSelector",
+__all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os", "DefaultSelector", "PollSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
            "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
            "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",

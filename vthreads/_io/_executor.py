@@ -1,0 +1,78 @@
+"""VThreadPoolExecutor: a concurrent.futures.Executor, one vthread a task.
+
+Its futures wait on a vthreads Condition, so ``future.result()`` parks a
+vthread (and still blocks a plain thread as usual).  ``max_workers``, if
+given, bounds how many tasks run at once (a Semaphore); the default is no
+bound -- vthreads are cheap.  ThreadPoolExecutor itself is left alone.
+
+Threads: any.  ``_lock`` guards ``_shutdown`` and ``_running`` (each
+task's vthread -> its future).
+"""
+
+import concurrent.futures as _cf
+
+from .. import _originals as _o
+from .._core import current, spawn
+from .._sync import Condition, Semaphore
+
+
+class Future(_cf.Future):
+    """A concurrent.futures.Future whose waits park vthreads."""
+
+    def __init__(self):
+        super().__init__()
+        self._condition = Condition()
+
+
+class VThreadPoolExecutor(_cf.Executor):
+    def __init__(self, max_workers=None, thread_name_prefix=""):
+        if max_workers is not None and max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        self._sem = None if max_workers is None else Semaphore(max_workers)
+        self._prefix = thread_name_prefix or "VThreadPoolExecutor"
+        self._lock = _o.allocate_lock()
+        self._shutdown = False
+        self._running = {}
+        self._count = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._count += 1
+            name = f"{self._prefix}_{self._count}"
+            f = Future()
+            vt = spawn(self._work, f, fn, args, kwargs, name=name)
+            self._running[vt] = f
+        return f
+
+    def _work(self, f, fn, args, kwargs):
+        try:
+            if self._sem is not None:
+                self._sem.acquire()
+            try:
+                if not f.set_running_or_notify_cancel():
+                    return
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    f.set_exception(exc)
+                else:
+                    f.set_result(result)
+            finally:
+                if self._sem is not None:
+                    self._sem.release()
+        finally:
+            with self._lock:
+                self._running.pop(current(), None)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+            running = list(self._running.items())
+        if cancel_futures:
+            for _, f in running:
+                f.cancel()        # only those not running yet
+        if wait:
+            for vt, _ in running:
+                vt.join()
