@@ -6,8 +6,8 @@ patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
 So far (the cooperative I/O issue is in progress): ``patch_socket``,
-``patch_time``, ``patch_select``, ``patch_ssl``, ``patch_dns`` and
-``patch_subprocess``.  A
+``patch_time``, ``patch_select``, ``patch_ssl``, ``patch_dns``,
+``patch_subprocess``, ``patch_threading`` and ``patch_queue``.  A
 table's key is the module name, optionally followed by a label
 ("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
@@ -23,6 +23,7 @@ import warnings
 
 from . import _io
 from . import _originals as _o
+from . import _sync
 from ._core import sleep as _sleep
 
 _MISSING = object()
@@ -64,6 +65,34 @@ TABLES = {
         # ... and never takes its blocking one-pipe fast path.
         "Popen": _io.Popen,
     },
+    "threading": {
+        "Lock": _sync.Lock,
+        "RLock": _sync.RLock,
+        "Condition": _sync.Condition,
+        "Semaphore": _sync.Semaphore,
+        "BoundedSemaphore": _sync.BoundedSemaphore,
+        "Event": _sync.Event,
+        "Barrier": _sync.Barrier,
+    },
+    "_thread": {
+        "allocate_lock": _sync.Lock,
+    },
+    "threading (threads)": {
+        "Thread": _io.threading.Thread,
+        "current_thread": _io.threading.current_thread,
+        "get_ident": _io.threading.get_ident,
+        "local": _io.threading.local,
+    },
+    "_thread (threads)": {
+        "start_new_thread": _io.threading.start_new_thread,
+        "get_ident": _io.threading.get_ident,
+    },
+    "queue": {
+        "Queue": _sync.Queue,
+        "LifoQueue": _sync.LifoQueue,
+        "PriorityQueue": _sync.PriorityQueue,
+        "SimpleQueue": _sync.SimpleQueue,
+    },
     "ssl": {
         # Only this: set on the stdlib class itself, so every context --
         # made before or after patching -- wraps cooperatively.  The names
@@ -74,6 +103,9 @@ TABLES = {
         "SSLContext.sslsocket_class": _io.SSLSocket,
     },
 }
+
+# Patched names whose originals do not block: holding one is harmless.
+_NOT_BLOCKING = {"get_ident", "current_thread", "local"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
@@ -106,7 +138,7 @@ def _warn_early_users(modname):
     patching: they keep calling the blocking version."""
     originals = {id(v): (modname, n) for (m, n), (_, v) in _saved.items()
                  if m == modname and v is not _MISSING and "." not in n
-                 and callable(v)}
+                 and callable(v) and n not in _NOT_BLOCKING}
     users = []
     for name, mod in list(sys.modules.items()):
         if mod is None or name == modname or name.startswith("vthreads"):
@@ -153,6 +185,24 @@ def patch_subprocess():
     (wait(timeout=...) sleeps with time.sleep: patch_time() as well.)"""
     _patch("os")
     _patch("subprocess")
+
+
+def patch_threading(threads=True):
+    """threading's locks, events, conditions, semaphores and barriers
+    become vthreads primitives; with ``threads=True`` (the default)
+    threading.Thread and _thread.start_new_thread start vthreads, and
+    current_thread(), get_ident() and local are per vthread.
+    ``get_original("threading", "Thread")`` still makes a real OS thread."""
+    _patch("threading")
+    _patch("_thread")
+    if threads:
+        _patch("threading (threads)")
+        _patch("_thread (threads)")
+
+
+def patch_queue():
+    """queue's classes become vthreads queues (same API and exceptions)."""
+    _patch("queue")
 
 
 def patch_select():

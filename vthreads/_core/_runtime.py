@@ -230,5 +230,21 @@ def shutdown(timeout=None):
     return rt.close(timeout)
 
 
+_exit_hooks = []
+
+
+def add_exit_hook(fn):
+    """Run ``fn()`` at interpreter exit before the runtime stops (upper
+    layers: joining non-daemon threads)."""
+    if fn not in _exit_hooks:
+        _exit_hooks.append(fn)
+
+
 def _at_exit():
+    for fn in _exit_hooks:
+        try:
+            fn()
+        except BaseException:
+            import traceback
+            traceback.print_exc()
     shutdown(timeout=5.0)

@@ -12,10 +12,12 @@ from ._dns import (getaddrinfo, gethostbyaddr, gethostbyname,
 from . import _os as os
 from ._executor import VThreadPoolExecutor
 from ._subprocess import Popen
+from . import _threading as threading
 from ._select import DefaultSelector, PollSelector, poll, select
 from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os", "DefaultSelector", "PollSelector",
+__all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os",
+           "threading", "DefaultSelector", "PollSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
            "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
            "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",

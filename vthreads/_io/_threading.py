@@ -1,0 +1,240 @@
+"""threading.Thread, current_thread, local and get_ident over vthreads.
+
+With ``monkey.patch_threading(threads=True)``, ``threading.Thread`` and
+``_thread.start_new_thread`` start vthreads.  This module is their
+implementation: a ``Thread`` with threading.Thread's public API (start,
+run, join, is_alive, name, ident, native_id, daemon), a per-vthread
+``current_thread()``, a ``local`` whose attributes are per task, and a
+``get_ident`` that tells vthreads apart.  In a plain OS thread every
+function here answers as the stdlib does.
+
+Exit: like threading, the interpreter waits for non-daemon Threads before
+it stops the runtime (a hook the runtime runs first at exit).
+
+Threads: any.  ``_lock`` guards ``_by_vthread`` and ``_non_daemon``.
+"""
+
+import threading as _std_threading
+import weakref
+
+from .. import _originals as _o
+from .._core import Cancelled, current as _current_vthread, current_task, spawn
+from .._core._runtime import add_exit_hook
+
+_lock = _o.allocate_lock()
+_by_vthread = weakref.WeakKeyDictionary()     # VThread -> Thread
+_non_daemon = set()
+_orig_current_thread = _std_threading.current_thread
+_orig_excepthook = _std_threading.excepthook
+_count = [0]
+
+
+def _new_name():
+    with _lock:
+        _count[0] += 1
+        return f"Thread-{_count[0]}"
+
+
+class Thread:
+    """threading.Thread's API, run in a vthread."""
+
+    def __init__(self, group=None, target=None, name=None, args=(),
+                 kwargs=None, *, daemon=None):
+        assert group is None, "group argument must be None for now"
+        self._target, self._args = target, args
+        self._kwargs = {} if kwargs is None else kwargs
+        self._name = str(name) if name is not None else _new_name()
+        if daemon is None:
+            daemon = current_thread().daemon
+        self._daemonic = bool(daemon)
+        self._vt = None
+        self._started = False
+
+    def __repr__(self):
+        state = "initial"
+        if self._started:
+            state = "started" if self.is_alive() else "stopped"
+        if self._daemonic:
+            state += " daemon"
+        return f"<{type(self).__name__}({self._name}, {state} {self.ident})>"
+
+    def start(self):
+        if self._started:
+            raise RuntimeError("threads can only be started once")
+        self._started = True
+        if not self._daemonic:
+            with _lock:
+                _non_daemon.add(self)
+        self._vt = spawn(self._bootstrap, name=self._name)
+
+    def _bootstrap(self):
+        with _lock:
+            _by_vthread[self._vt or _current_vthread()] = self
+        try:
+            self.run()
+        except (SystemExit, Cancelled):
+            pass      # threading is silent on SystemExit; Cancelled: exit
+        except BaseException as exc:
+            hook = getattr(_std_threading, "excepthook", _orig_excepthook)
+            hook(_std_threading.ExceptHookArgs(
+                (type(exc), exc, exc.__traceback__, self)))
+        finally:
+            with _lock:
+                _non_daemon.discard(self)
+
+    def run(self):
+        try:
+            if self._target is not None:
+                self._target(*self._args, **self._kwargs)
+        finally:
+            del self._target, self._args, self._kwargs
+
+    def join(self, timeout=None):
+        if not self._started:
+            raise RuntimeError("cannot join thread before it is started")
+        if self is current_thread():
+            raise RuntimeError("cannot join current thread")
+        if timeout is not None and timeout < 0:
+            timeout = 0
+        self._vt.join(timeout)
+
+    def is_alive(self):
+        return self._started and not self._vt.done()
+
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    @property
+    def ident(self):
+        return None if self._vt is None else self._vt.ident
+
+    native_id = ident
+
+    @property
+    def daemon(self):
+        return self._daemonic
+
+    @daemon.setter
+    def daemon(self, value):
+        if self._started:
+            raise RuntimeError("cannot set daemon status of active thread")
+        self._daemonic = bool(value)
+
+    def isDaemon(self):
+        return self._daemonic
+
+    def setDaemon(self, value):
+        self.daemon = value
+
+    def getName(self):
+        return self._name
+
+    def setName(self, value):
+        self.name = value
+
+
+class _DummyThread(Thread):
+    """current_thread() of a vthread not started through Thread."""
+
+    def __init__(self, vt):
+        super().__init__(name=vt.name, daemon=True)
+        self._vt = vt
+        self._started = True
+
+
+def current_thread():
+    vt = _current_vthread()
+    if vt is None:
+        return _orig_current_thread()
+    with _lock:
+        t = _by_vthread.get(vt)
+        if t is None:
+            t = _by_vthread[vt] = _DummyThread(vt)
+    return t
+
+
+def get_ident():
+    vt = _current_vthread()
+    return _o.get_ident() if vt is None else vt.ident
+
+
+def start_new_thread(function, args, kwargs=None):
+    """_thread.start_new_thread: a vthread; returns its ident."""
+    if not callable(function):
+        raise TypeError("first arg must be callable")
+    if not isinstance(args, tuple):
+        raise TypeError("2nd arg must be a tuple")
+    return spawn(function, *args, **(kwargs or {})).ident
+
+
+class local:
+    """threading.local: attributes private to each task (vthread or OS
+    thread).  ``__init__`` runs again, with the constructor's arguments,
+    the first time each task touches the object, as threading.local does."""
+
+    __slots__ = ("_local__args", "_local__dicts", "__weakref__")
+
+    def __new__(cls, *args, **kw):
+        if (args or kw) and cls.__init__ is object.__init__:
+            raise TypeError("Initialization arguments are not supported")
+        self = object.__new__(cls)
+        object.__setattr__(self, "_local__args", (args, kw))
+        object.__setattr__(self, "_local__dicts", weakref.WeakKeyDictionary())
+        return self
+
+    def _local__dict(self):
+        dicts = object.__getattribute__(self, "_local__dicts")
+        task = current_task()
+        d = dicts.get(task)
+        if d is None:
+            d = dicts[task] = {}
+            init = type(self).__init__
+            if init is not object.__init__:
+                args, kw = object.__getattribute__(self, "_local__args")
+                init(self, *args, **kw)
+        return d
+
+    def __getattribute__(self, name):
+        if name in ("_local__args", "_local__dicts", "_local__dict",
+                    "__class__", "__dict__"):
+            if name == "__dict__":
+                return object.__getattribute__(self, "_local__dict")()
+            return object.__getattribute__(self, name)
+        d = object.__getattribute__(self, "_local__dict")()
+        if name in d:
+            return d[name]
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        if name == "__dict__":
+            raise AttributeError("__dict__ is read-only")
+        cls_attr = getattr(type(self), name, None)
+        if hasattr(cls_attr, "__set__"):
+            return object.__setattr__(self, name, value)
+        object.__getattribute__(self, "_local__dict")()[name] = value
+
+    def __delattr__(self, name):
+        d = object.__getattribute__(self, "_local__dict")()
+        try:
+            del d[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _join_non_daemon():
+    """At exit: wait for non-daemon Threads, as threading._shutdown does."""
+    while True:
+        with _lock:
+            pending = [t for t in _non_daemon if t.is_alive()]
+        if not pending:
+            return
+        for t in pending:
+            t.join()
+
+
+add_exit_hook(_join_non_daemon)
