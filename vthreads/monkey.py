@@ -5,9 +5,9 @@ originals are saved in one place (``_saved``), the first time each name is
 patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
-So far (the cooperative I/O issue is in progress): ``patch_socket``,
-``patch_time``, ``patch_select``, ``patch_ssl``, ``patch_dns``,
-``patch_subprocess``, ``patch_threading`` and ``patch_queue``.  A
+The patch functions: ``patch_socket``, ``patch_time``, ``patch_select``,
+``patch_ssl``, ``patch_dns``, ``patch_subprocess``, ``patch_threading``,
+``patch_queue``, and ``patch_all`` for all of them.  A
 table's key is the module name, optionally followed by a label
 ("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
@@ -94,7 +94,9 @@ TABLES = {
         "SimpleQueue": _sync.SimpleQueue,
     },
     "ssl": {
-        # Only this: set on the stdlib class itself, so every context --
+        # get_server_certificate() connects with ssl's own reference.
+        "create_connection": _io.create_connection,
+        # And this: set on the stdlib class itself, so every context --
         # made before or after patching -- wraps cooperatively.  The names
         # ssl.SSLContext and ssl.SSLSocket stay: the stdlib's own methods
         # look those classes up by global name (super(SSLSocket, self),
@@ -120,6 +122,9 @@ def _resolve(mod, dotted):
     return owner, attr
 
 
+_quiet = []      # non-empty while patch_all() defers its warnings
+
+
 def _patch(table):
     modname = table.split(" ", 1)[0]      # "socket (dns)" patches socket
     mod = importlib.import_module(modname)
@@ -130,15 +135,19 @@ def _patch(table):
             if key not in _saved:
                 _saved[key] = (owner, getattr(owner, attr, _MISSING))
             setattr(owner, attr, new)
-    _warn_early_users(modname)
+    if not _quiet:
+        _warn_early_users(modname)
 
 
 def _warn_early_users(modname):
     """Warn about modules that took a reference to an original before
     patching: they keep calling the blocking version."""
+    # Functions only: a class held elsewhere is mostly a base class or an
+    # isinstance() target, which patching does not need to reach.
     originals = {id(v): (modname, n) for (m, n), (_, v) in _saved.items()
                  if m == modname and v is not _MISSING and "." not in n
-                 and callable(v) and n not in _NOT_BLOCKING}
+                 and not isinstance(v, type) and callable(v)
+                 and n not in _NOT_BLOCKING}
     users = []
     for name, mod in list(sys.modules.items()):
         if mod is None or name == modname or name.startswith("vthreads"):
@@ -203,6 +212,26 @@ def patch_threading(threads=True):
 def patch_queue():
     """queue's classes become vthreads queues (same API and exceptions)."""
     _patch("queue")
+
+
+def patch_all(threads=True):
+    """Everything: socket, DNS, ssl, select/selectors, time, threading
+    (with ``threads``), queue and subprocess.  Call it before importing
+    the code to be patched; it warns about modules imported too early."""
+    _quiet.append(1)
+    try:
+        patch_socket()
+        patch_dns()
+        patch_ssl()
+        patch_select()
+        patch_time()
+        patch_threading(threads=threads)
+        patch_queue()
+        patch_subprocess()
+    finally:
+        _quiet.pop()
+    for modname in sorted({m for m, _ in _saved}):
+        _warn_early_users(modname)
 
 
 def patch_select():

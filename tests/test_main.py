@@ -1,0 +1,62 @@
+"""python -m vthreads: patches everything, runs the program in a vthread."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, timeout=60):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT
+    return subprocess.run([sys.executable, "-m", "vthreads", *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def test_script_runs_patched_in_a_vthread_with_args_and_exit_code(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""
+        import sys, socket, threading, time, vthreads
+        assert vthreads.current() is not None          # main code in a vthread
+        assert socket.socket is vthreads._io.socket    # patched
+        assert time.sleep is vthreads.sleep
+        assert threading.Thread is vthreads._io.threading.Thread
+        print("args", sys.argv[1:], __name__)
+        sys.exit(7)
+    """))
+    r = run_cli("--carriers", "2", str(script), "a", "b")
+    assert r.returncode == 7, r.stderr
+    assert r.stdout.strip() == "args ['a', 'b'] __main__"
+
+
+def test_traceback_and_exit_code_match_python(tmp_path):
+    script = tmp_path / "fails.py"
+    script.write_text("def f():\n    raise ValueError('bad')\nf()\n")
+    r = run_cli(str(script))
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True,
+                           text=True, timeout=60)
+    assert r.returncode == plain.returncode == 1
+    # The same traceback, frame for frame, and no warnings.
+    assert r.stderr == plain.stderr
+
+
+def test_dash_m_module(tmp_path):
+    pkg = tmp_path / "mymod.py"
+    pkg.write_text("import sys, vthreads\nprint('mod', sys.argv[1:], vthreads.current() is not None)\n")
+    env_path = str(tmp_path)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env_path])
+    r = subprocess.run([sys.executable, "-m", "vthreads", "-m", "mymod", "x"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "mod ['x'] True"
+
+
+def test_usage_errors():
+    r = run_cli()
+    assert r.returncode == 2 and "usage" in r.stderr
+    r = run_cli("--carriers", "many", "x.py")
+    assert r.returncode == 2
