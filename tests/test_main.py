@@ -60,3 +60,32 @@ def test_usage_errors():
     assert r.returncode == 2 and "usage" in r.stderr
     r = run_cli("--carriers", "many", "x.py")
     assert r.returncode == 2
+
+
+def test_ctrl_c_reaches_the_program_like_plain_python(tmp_path):
+    import signal
+    script = tmp_path / "waits.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        print("ready", flush=True)
+        try:
+            time.sleep(60)                 # patched: a parked vthread
+        finally:
+            print("finally ran", flush=True)
+    """))
+    results = []
+    for cmd in ([sys.executable, "-m", "vthreads", str(script)],
+                [sys.executable, str(script)]):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = ROOT
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+        try:
+            assert p.stdout.readline().strip() == "ready"
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            p.kill()
+        results.append((p.returncode, out.strip(), err.strip().splitlines()[-1]))
+    assert results[0] == results[1]
+    assert results[0] == (-signal.SIGINT, "finally ran", "KeyboardInterrupt")

@@ -64,6 +64,13 @@ def main(argv=None):
             tb = tb.tb_next
         exc.__traceback__ = tb      # the hook prints the exception's own
         sys.excepthook(etype, exc, tb)
+        if isinstance(exc, KeyboardInterrupt):
+            # As the interpreter does: die of SIGINT, so the parent sees it.
+            import signal
+            sys.stdout.flush()
+            sys.stderr.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
 
 
