@@ -9,9 +9,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_example(name, *args):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT          # this checkout's vthreads, always
     return subprocess.run([sys.executable, os.path.join(ROOT, "examples", name),
                            *args], capture_output=True, text=True, timeout=60,
-                          cwd=ROOT)
+                          cwd=ROOT, env=env)
 
 
 def test_timeouts_example():
@@ -32,3 +34,34 @@ def test_readme_example_runs():
                        text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "fetched 1000 pages, 0 failed; slow one moved on: True"
+
+
+def _selftest(name, *args, expect):
+    r = run_example(name, *args)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert expect in r.stdout
+    assert "Warning" not in r.stderr, r.stderr
+
+
+def test_echo_server_example():
+    _selftest("echo_server.py", "--selftest", "200", expect="200 clients echoed: OK")
+
+
+def test_http_server_example():
+    _selftest("http_server.py", "--selftest", "100",
+              expect="100 keep-alive clients x 5 requests: OK")
+
+
+def test_tls_echo_example():
+    import pytest
+    pytest.importorskip("trustme")
+    _selftest("tls_echo.py", "--clients", "30", expect="30 TLS clients echoed: OK")
+
+
+def test_fetcher_example():
+    _selftest("fetcher.py", "--pages", "200", expect="fetched 200 pages")
+
+
+def test_chat_server_example():
+    _selftest("chat_server.py", "--selftest", "20",
+              expect="20 chatters all heard each other: OK")

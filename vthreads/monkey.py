@@ -93,6 +93,11 @@ TABLES = {
         "PriorityQueue": _sync.PriorityQueue,
         "SimpleQueue": _sync.SimpleQueue,
     },
+    "socketserver": {
+        # Captured from selectors when socketserver was imported; the
+        # servers' serve_forever() and handle_request() wait in it.
+        "_ServerSelector": _io.PollSelector,
+    },
     "ssl": {
         # get_server_certificate() connects with ssl's own reference.
         "create_connection": _io.create_connection,
@@ -148,9 +153,13 @@ def _warn_early_users(modname):
                  if m == modname and v is not _MISSING and "." not in n
                  and not isinstance(v, type) and callable(v)
                  and n not in _NOT_BLOCKING}
+    # Modules with a patch table of their own (ssl holds socket's
+    # create_connection) are fixed by their own patch function.
+    patchable = {t.split(" ", 1)[0] for t in TABLES}
     users = []
     for name, mod in list(sys.modules.items()):
-        if mod is None or name == modname or name.startswith("vthreads"):
+        if mod is None or name == modname or name.startswith("vthreads") \
+                or name in patchable:
             continue
         try:
             attrs = vars(mod)
@@ -235,9 +244,11 @@ def patch_all(threads=True):
 
 
 def patch_select():
-    """select.select, select.poll and selectors' Default/PollSelector park."""
+    """select.select, select.poll and selectors' Default/PollSelector park
+    (and socketserver's own reference to PollSelector)."""
     _patch("select")
     _patch("selectors")
+    _patch("socketserver")
 
 
 def patch_ssl():
