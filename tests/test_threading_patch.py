@@ -127,3 +127,19 @@ def test_thread_exceptions_go_to_threading_excepthook():
         print("ok")
     """)
     assert "ok" in r.stdout
+
+
+def test_stdlib_modules_that_fork_hook_locks_import_after_patch_all():
+    """concurrent.futures.thread registers _at_fork_reinit of a
+    threading.Lock at import: patched locks must have it."""
+    run("""
+        import vthreads.monkey as monkey
+        monkey.patch_all()
+        from concurrent.futures import ThreadPoolExecutor
+        import threading
+        for cls in (threading.Lock, threading.RLock, threading.Event, threading.Condition):
+            obj = cls()
+            obj._at_fork_reinit()
+        with ThreadPoolExecutor(4) as ex:
+            assert list(ex.map(abs, [-1, -2])) == [1, 2]
+    """)

@@ -43,6 +43,10 @@ class Condition:
     async def __aexit__(self, *exc):
         return await self._lock.__aexit__(*exc)
 
+    def _at_fork_reinit(self):
+        self._lock._at_fork_reinit()
+        self._waiters = WaitQueue()
+
     def _is_owned(self):
         own = getattr(self._lock, "_is_owned", None)
         if own is not None:

@@ -23,6 +23,10 @@ class Event:
         return (f"<vthreads.Event {'set' if self._flag else 'unset'} "
                 f"waiters={len(self._waiters)}>")
 
+    def _at_fork_reinit(self):
+        self._mutex = _o.allocate_lock()
+        self._waiters = WaitQueue()
+
     def is_set(self):
         return self._flag
 

@@ -63,6 +63,13 @@ class Lock(AcquireContext):
     def locked(self):
         return self._locked
 
+    def _at_fork_reinit(self):
+        """threading's hook for os.register_at_fork: unlocked, no waiters
+        (in the child only the forking thread exists)."""
+        self._mutex = _o.allocate_lock()
+        self._locked = False
+        self._waiters = WaitQueue()
+
     def _try_acquire(self):
         with self._mutex:
             if self._locked:
@@ -117,6 +124,12 @@ class RLock(AcquireContext):
         return (f"<vthreads.RLock {'locked' if self._owner else 'unlocked'} "
                 f"owner={self._owner!r} count={self._count} "
                 f"waiters={len(self._waiters)}>")
+
+    def _at_fork_reinit(self):
+        self._mutex = _o.allocate_lock()
+        self._owner = None
+        self._count = 0
+        self._waiters = WaitQueue()
 
     def _try_acquire(self):
         me = current_task()
