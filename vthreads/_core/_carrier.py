@@ -8,8 +8,10 @@ The hub is the carrier thread's main greenlet.  Its loop:
      there is work, else blocking until the next timer or a wake-up;
   4. run up to BATCH ready vthreads (they also hand over to each other
      directly, see _switch), then go back to 1.
-Vthreads woken by timers and fds in steps 2-3 go to the front of the run
-queue: they are due now, and a burst of spawns must not make them late.
+The run queue is one FIFO for everything: spawned, woken by a timer, by an
+fd or by another task.  (Putting timer and fd wake-ups at the front was
+tried: it starved older ready vthreads under sustained I/O -- wrk saw
+2-second stalls.)
 An idle carrier first tries to steal unstarted vthreads from the others.
 
 Threads and guards:
@@ -236,32 +238,16 @@ class Carrier:
 
     def _fire_timers(self, now):
         timers = self.timers
-        if timers and timers[0][0] <= now:
-            runq = self.runq
-            before = len(runq)
-            while timers and timers[0][0] <= now:
-                heapq.heappop(timers)[2].fire(TIMEOUT)
-            self._to_front(before)
+        while timers and timers[0][0] <= now:
+            heapq.heappop(timers)[2].fire(TIMEOUT)
         if self.stale_timers > 64 and self.stale_timers * 2 > len(timers):
             self.timers = [e for e in timers if e[2]]
             heapq.heapify(self.timers)
             self.stale_timers = 0
 
-    def _to_front(self, before):
-        """Move what was appended to the run queue since it held ``before``
-        entries to its front, in order.  Expired timers and ready fds are
-        due now; behind a backlog of thousands of fresh spawns they would
-        be late by the whole backlog."""
-        runq = self.runq
-        n = len(runq) - before
-        if n > 0 and before:
-            runq.extendleft([runq.pop() for _ in range(n)])
-
     def _fire_io(self, events):
-        before = len(self.runq)
         for ticket, rev in events:
             ticket.fire(rev)
-        self._to_front(before)
 
     def _maintain(self):
         if self._ready_in or self._calls_in:

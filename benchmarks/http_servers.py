@@ -1,0 +1,157 @@
+"""Hello-world HTTP under wrk: the h11 server on vthreads, gevent, and
+asyncio+uvloop, side by side in one run.
+
+    python3 benchmarks/http_servers.py [--repeat R] [--seconds S] [--connections C]
+
+Each server is the same h11 handler loop in its own subprocess: vthreads
+(examples/http_server.py's handler, 1 carrier), gevent (the same blocking
+code under gevent's monkeypatching) and uvloop (an asyncio Protocol-free
+streams version).  wrk (Debian's package) drives each with C keep-alive
+connections on one thread; the servers alternate, R rounds, median req/s.
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+BLOCKING_SERVER = r'''
+import sys
+MODE = sys.argv[1]
+if MODE == "gevent":
+    from gevent import monkey; monkey.patch_all()
+    import gevent
+    spawn = gevent.spawn
+    def run(fn, *a): fn(*a)
+else:
+    import vthreads, vthreads.monkey
+    vthreads.monkey.patch_socket()
+    spawn = vthreads.spawn
+    def run(fn, *a): vthreads.run(fn, *a, carriers=1)
+import socket, h11
+BODY = b"Hello, world!\n"
+HEADERS = [("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+def handle(conn):
+    h = h11.Connection(h11.SERVER)
+    with conn:
+        while True:
+            ev = h.next_event()
+            if ev is h11.NEED_DATA:
+                data = conn.recv(65536)
+                h.receive_data(data)
+                if not data:
+                    return
+            elif isinstance(ev, h11.EndOfMessage):
+                conn.sendall(h.send(h11.Response(status_code=200, headers=HEADERS))
+                             + h.send(h11.Data(data=BODY)) + h.send(h11.EndOfMessage()))
+                if h.our_state is h11.MUST_CLOSE:
+                    return
+                h.start_next_cycle()
+            elif isinstance(ev, h11.ConnectionClosed):
+                return
+def serve(port):
+    ls = socket.create_server(("127.0.0.1", port), backlog=1024)
+    print("ready", flush=True)
+    while True:
+        c, _ = ls.accept()
+        spawn(handle, c)
+run(serve, int(sys.argv[2]))
+'''
+
+ASYNC_SERVER = r'''
+import asyncio, sys, h11, uvloop
+BODY = b"Hello, world!\n"
+HEADERS = [("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+async def handle(reader, writer):
+    h = h11.Connection(h11.SERVER)
+    while True:
+        ev = h.next_event()
+        if ev is h11.NEED_DATA:
+            data = await reader.read(65536)
+            h.receive_data(data)
+            if not data:
+                break
+        elif isinstance(ev, h11.EndOfMessage):
+            writer.write(h.send(h11.Response(status_code=200, headers=HEADERS))
+                         + h.send(h11.Data(data=BODY)) + h.send(h11.EndOfMessage()))
+            await writer.drain()
+            if h.our_state is h11.MUST_CLOSE:
+                break
+            h.start_next_cycle()
+        elif isinstance(ev, h11.ConnectionClosed):
+            break
+    writer.close()
+async def main(port):
+    srv = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    print("ready", flush=True)
+    await srv.serve_forever()
+uvloop.run(main(int(sys.argv[2])))
+'''
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def one(mode, seconds, connections):
+    port = free_port()
+    code = ASYNC_SERVER if mode == "uvloop" else BLOCKING_SERVER
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    srv = subprocess.Popen([sys.executable, "-c", code, mode, str(port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env=env)
+    try:
+        if srv.stdout.readline().strip() != "ready":
+            raise RuntimeError(srv.stderr.read())
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+                              f"http://127.0.0.1:{port}/"],
+                             capture_output=True, text=True, timeout=seconds + 60).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+        return float(m.group(1)), (errors.group(0) if errors else "")
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        try:
+            srv.wait(10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=100)
+    a = ap.parse_args()
+    modes = ["vthreads", "gevent", "uvloop"]
+    rates = {m: [] for m in modes}
+    notes = {}
+    for _ in range(a.repeat):
+        for m in modes:
+            rate, err = one(m, a.seconds, a.connections)
+            rates[m].append(rate)
+            if err:
+                notes[m] = err
+    med = {m: statistics.median(v) for m, v in rates.items()}
+    print(f"wrk -t1 -c{a.connections} -d{a.seconds}s, {a.repeat} alternated rounds, median")
+    print("| server | requests/s | vthreads vs it |")
+    print("|---|---|---|")
+    for m in modes:
+        print(f"| {m} | {med[m]:,.0f} | {med['vthreads'] / med[m]:.2f} |"
+              + (f" {notes[m]}" if m in notes else ""))
+
+
+if __name__ == "__main__":
+    main()
