@@ -21,10 +21,20 @@ from ._waitq import WaitQueue, granted
 
 
 class AcquireContext:
-    """``with``, ``async with`` and ``acquire_async`` for anything with
-    ``_try_acquire``, ``_register`` / ``_unregister`` and ``release``."""
+    """``acquire`` (threading's signature), ``acquire_async``, ``with`` and
+    ``async with`` for anything with ``_try_acquire``, ``_register`` /
+    ``_unregister``, ``release`` and a park reason ``_REASON``."""
 
     __slots__ = ()
+
+    def acquire(self, blocking=True, timeout=-1):
+        deadline = acquire_deadline(blocking, timeout)
+        if self._try_acquire():
+            return True
+        if not blocking:
+            return False
+        return block(self._REASON, self, self._register, self._unregister,
+                     deadline) is not TIMEOUT
 
     async def acquire_async(self, timeout=None):
         """Await from any asyncio loop; False if ``timeout`` passed first."""
@@ -48,6 +58,8 @@ class AcquireContext:
 
 class Lock(AcquireContext):
     """A ``threading.Lock`` that parks vthreads instead of blocking carriers."""
+
+    _REASON = "LOCK_ACQUIRE"
 
     __slots__ = ("_mutex", "_locked", "_waiters", "__weakref__")
 
@@ -77,15 +89,6 @@ class Lock(AcquireContext):
             self._locked = True
             return True
 
-    def acquire(self, blocking=True, timeout=-1):
-        deadline = acquire_deadline(blocking, timeout)
-        if self._try_acquire():
-            return True
-        if not blocking:
-            return False
-        return block("LOCK_ACQUIRE", self, self._register, self._unregister,
-                     deadline) is not TIMEOUT
-
     def _register(self, ticket):
         with self._mutex:
             if self._locked:
@@ -111,6 +114,8 @@ class Lock(AcquireContext):
 
 class RLock(AcquireContext):
     """A ``threading.RLock``: re-entrant per task (vthread or OS thread)."""
+
+    _REASON = "RLOCK_ACQUIRE"
 
     __slots__ = ("_mutex", "_owner", "_count", "_waiters", "__weakref__")
 
@@ -141,15 +146,6 @@ class RLock(AcquireContext):
                 self._count += 1
                 return True
             return False
-
-    def acquire(self, blocking=True, timeout=-1):
-        deadline = acquire_deadline(blocking, timeout)
-        if self._try_acquire():
-            return True
-        if not blocking:
-            return False
-        return block("RLOCK_ACQUIRE", self, self._register, self._unregister,
-                     deadline) is not TIMEOUT
 
     def _register(self, ticket):
         me = current_task()
