@@ -23,7 +23,6 @@ def run_one(module, bench, contender, n, python=None):
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     code = (f"import json, {module} as m; "
             f"print(json.dumps(m.BENCHES[{bench!r}][{contender!r}]({n})))")
-    # Python 3.11's json cannot print inf/nan keys; values are plain floats.
     r = subprocess.run([python or sys.executable, "-c", code], env=env,
                        capture_output=True, text=True, timeout=900)
     if r.returncode != 0:

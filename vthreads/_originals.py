@@ -42,7 +42,6 @@ POLLOUT = getattr(select, "POLLOUT", 0x004)
 POLLERR = getattr(select, "POLLERR", 0x008)
 POLLHUP = getattr(select, "POLLHUP", 0x010)
 POLLNVAL = getattr(select, "POLLNVAL", 0x020)
-select_select = select.select
 DefaultSelector = selectors.DefaultSelector
 PollSelector = getattr(selectors, "PollSelector", None)
 

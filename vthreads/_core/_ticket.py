@@ -72,10 +72,5 @@ class Ticket(list):
         self.value = value
         return True
 
-    @property
-    def pending(self):
-        """True until somebody claims the ticket (a hint from other threads)."""
-        return len(self) == 1
-
     def __repr__(self):
         return f"<Ticket {'pending' if self else 'claimed'}>"

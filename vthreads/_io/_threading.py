@@ -11,7 +11,9 @@ function here answers as the stdlib does.
 Exit: like threading, the interpreter waits for non-daemon Threads before
 it stops the runtime (a hook the runtime runs first at exit).
 
-Threads: any.  ``_lock`` guards ``_by_vthread`` and ``_non_daemon``.
+Threads: any.  ``_lock`` guards ``_by_vthread``, ``_non_daemon`` and
+``_count``; each ``local``'s own lock guards its per-task dicts (tasks on
+different carriers touch them at the same instant).
 """
 
 import threading as _std_threading
@@ -177,7 +179,7 @@ class local:
     thread).  ``__init__`` runs again, with the constructor's arguments,
     the first time each task touches the object, as threading.local does."""
 
-    __slots__ = ("_local__args", "_local__dicts", "__weakref__")
+    __slots__ = ("_local__args", "_local__dicts", "_local__lock", "__weakref__")
 
     def __new__(cls, *args, **kw):
         if (args or kw) and cls.__init__ is object.__init__:
@@ -185,14 +187,18 @@ class local:
         self = object.__new__(cls)
         object.__setattr__(self, "_local__args", (args, kw))
         object.__setattr__(self, "_local__dicts", weakref.WeakKeyDictionary())
+        object.__setattr__(self, "_local__lock", _o.allocate_lock())
         return self
 
     def _local__dict(self):
         dicts = object.__getattribute__(self, "_local__dicts")
         task = current_task()
-        d = dicts.get(task)
-        if d is None:
-            d = dicts[task] = {}
+        with object.__getattribute__(self, "_local__lock"):
+            d = dicts.get(task)
+            fresh = d is None
+            if fresh:
+                d = dicts[task] = {}
+        if fresh:
             init = type(self).__init__
             if init is not object.__init__:
                 args, kw = object.__getattribute__(self, "_local__args")
@@ -200,8 +206,8 @@ class local:
         return d
 
     def __getattribute__(self, name):
-        if name in ("_local__args", "_local__dicts", "_local__dict",
-                    "__class__", "__dict__"):
+        if name in ("_local__args", "_local__dicts", "_local__lock",
+                    "_local__dict", "__class__", "__dict__"):
             if name == "__dict__":
                 return object.__getattribute__(self, "_local__dict")()
             return object.__getattribute__(self, name)
