@@ -67,8 +67,8 @@ def test_ctrl_c_reaches_the_program_like_plain_python(tmp_path):
     script = tmp_path / "waits.py"
     script.write_text(textwrap.dedent("""
         import time
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)     # inside try: SIGINT may come now
             time.sleep(60)                 # patched: a parked vthread
         finally:
             print("finally ran", flush=True)
