@@ -60,8 +60,9 @@ def test_shutdown_cancel_futures_and_wait():
     gate = vthreads.Event()
     ex = vthreads.VThreadPoolExecutor(max_workers=1)
     first = ex.submit(gate.wait)
+    from conftest import wait_until
+    assert wait_until(first.running)       # it holds the only worker slot
     queued = [ex.submit(lambda: "never") for _ in range(3)]
-    vthreads.sleep(0.02)
     threading.Timer(0.05, gate.set).start()
     ex.shutdown(wait=True, cancel_futures=True)
     assert first.result() is True
