@@ -89,3 +89,70 @@ def test_ctrl_c_reaches_the_program_like_plain_python(tmp_path):
         results.append((p.returncode, out.strip(), err.strip().splitlines()[-1]))
     assert results[0] == results[1]
     assert results[0] == (-signal.SIGINT, "finally ran", "KeyboardInterrupt")
+
+
+def test_signal_handlers_from_the_main_vthread_like_plain_python(tmp_path):
+    # The program's main code is a vthread on a carrier thread, yet it may
+    # install handlers; one that raises interrupts the blocking call it
+    # lands on, one that returns lets the call go on (PEP 475).
+    script = tmp_path / "handlers.py"
+    script.write_text(textwrap.dedent("""
+        import selectors, signal, socket, threading, time
+
+        class Alarm(Exception):
+            pass
+
+        def raising(signum, frame):
+            raise Alarm(signum)
+
+        seen = []
+        def quiet(signum, frame):
+            seen.append(signum)
+
+        assert signal.signal(signal.SIGALRM, raising) is signal.SIG_DFL
+        assert signal.getsignal(signal.SIGALRM) is raising
+        a, b = socket.socketpair()
+        t0 = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            a.recv(1)
+        except Alarm as e:
+            print("recv interrupted by", signal.Signals(e.args[0]).name)
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            sel.select(30)
+        except Alarm:
+            print("select interrupted")
+        assert time.monotonic() - t0 < 10
+
+        signal.signal(signal.SIGALRM, quiet)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        threading.Timer(0.5, b.send, (b"x",)).start()
+        print("recv got", a.recv(1), "after signals", seen)
+
+        # Any vthread may install one (the main thread does it) ...
+        t = threading.Thread(target=lambda: print("vthread may install:",
+                      signal.signal(signal.SIGUSR1, quiet) is signal.SIG_DFL))
+        t.start(); t.join()
+        # ... but a real OS thread may not, as without vthreads.
+        def from_a_thread():
+            try:
+                signal.signal(signal.SIGALRM, raising)
+            except ValueError as e:
+                print("real thread:", e)
+        import vthreads.monkey
+        t = vthreads.monkey.get_original("threading", "Thread")(target=from_a_thread)
+        t.start(); t.join()
+    """))
+    r = run_cli(str(script))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "recv interrupted by SIGALRM",
+        "select interrupted",
+        "recv got b'x' after signals [14]",
+        "vthread may install: True",
+        "real thread: signal only works in main thread of the main interpreter",
+    ]
+    assert r.stderr == ""

@@ -151,15 +151,15 @@ def test_interpreter_exit_stops_carriers_cleanly():
     assert r.stderr == ""
 
 
-def test_ctrl_c_cancels_main_and_is_reraised():
+def test_ctrl_c_raises_in_main_at_its_park_and_reaches_the_caller():
     code = textwrap.dedent("""
         import vthreads, sys
         def main():
             print("ready", flush=True)
             try:
                 vthreads.sleep(60)
-            except vthreads.Cancelled:
-                print("main cancelled", flush=True)
+            except KeyboardInterrupt:
+                print("main got KeyboardInterrupt", flush=True)
                 raise
         try:
             vthreads.run(main)
@@ -178,7 +178,7 @@ def test_ctrl_c_cancels_main_and_is_reraised():
     finally:
         p.kill()
     assert p.returncode == 3, err
-    assert out.splitlines() == ["main cancelled",
+    assert out.splitlines() == ["main got KeyboardInterrupt",
                                 "KeyboardInterrupt reached the caller"]
 
 

@@ -7,7 +7,8 @@ import threading
 import pytest
 
 import vthreads
-from vthreads._io import DefaultSelector, poll, select, socketpair
+from vthreads._io import (DefaultSelector, EpollSelector, SelectSelector,
+                          poll, select, socketpair)
 from conftest import run_in, wait_until
 
 
@@ -84,15 +85,22 @@ def test_poll_object(one_carrier):
         assert p.poll(0) == []
         with pytest.raises(FileNotFoundError):
             p.modify(a, std_select.POLLIN)
+    # As with select.poll, only poll() makes one.
+    with pytest.raises(TypeError, match="cannot create"):
+        type(p)()
+    with pytest.raises(TypeError, match="fileno"):
+        p.register(object())
 
 
-def test_default_selector_parks():
+@pytest.mark.parametrize("cls", [DefaultSelector, EpollSelector, SelectSelector],
+                         ids=["default", "epoll", "select"])
+def test_selector_parks(cls):
     a, b = socketpair()
-    with a, b, DefaultSelector() as sel:
+    with a, b, cls() as sel:
         sel.register(a, selectors.EVENT_READ, data="a")
         assert sel.select(0.02) == []
         vt = vthreads.spawn(sel.select)
-        assert wait_until(lambda: "SELECTOR" in repr(vt))
+        assert wait_until(lambda: "parked on SELECT" in repr(vt))
         b.send(b"x")
         ((key, events),) = vt.result(10)
         assert key.data == "a" and events == selectors.EVENT_READ

@@ -12,6 +12,7 @@ Threads: read-only after import; any thread may use it.
 import _thread
 import os
 import select
+import signal
 import selectors
 import socket
 import sys
@@ -22,8 +23,13 @@ monotonic = time.monotonic
 sleep = time.sleep
 
 allocate_lock = _thread.allocate_lock
+TIMEOUT_MAX = _thread.TIMEOUT_MAX
+thread_count = _thread._count
 get_ident = _thread.get_ident
 Thread = threading.Thread
+main_thread_ident = threading.main_thread().ident
+signal_signal = signal.signal
+signal_set_wakeup_fd = signal.set_wakeup_fd
 Condition = threading.Condition
 ThreadLocal = _thread._local
 # Runs before threading joins non-daemon threads at exit (concurrent.futures
@@ -44,6 +50,8 @@ POLLHUP = getattr(select, "POLLHUP", 0x010)
 POLLNVAL = getattr(select, "POLLNVAL", 0x020)
 DefaultSelector = selectors.DefaultSelector
 PollSelector = getattr(selectors, "PollSelector", None)
+EpollSelector = getattr(selectors, "EpollSelector", None)
+SelectSelector = selectors.SelectSelector
 
 eventfd = getattr(os, "eventfd", None)
 eventfd_read = getattr(os, "eventfd_read", None)

@@ -7,7 +7,7 @@ with the interpreter's own object.
 
 The patch functions: ``patch_socket``, ``patch_time``, ``patch_select``,
 ``patch_ssl``, ``patch_dns``, ``patch_subprocess``, ``patch_threading``,
-``patch_queue``, and ``patch_all`` for all of them.  A
+``patch_queue``, ``patch_signal``, and ``patch_all`` for all of them.  A
 table's key is the module name, optionally followed by a label
 ("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
@@ -53,6 +53,9 @@ TABLES = {
     "selectors": {
         "DefaultSelector": _io.DefaultSelector,
         "PollSelector": _io.PollSelector,
+        "SelectSelector": _io.SelectSelector,
+        **({"EpollSelector": _io.EpollSelector}
+           if _io.EpollSelector is not None else {}),
     },
     "os": {
         "read": _io.os.read,
@@ -64,6 +67,12 @@ TABLES = {
         "_PopenSelector": _io.PollSelector,
         # ... and never takes its blocking one-pipe fast path.
         "Popen": _io.Popen,
+    },
+    "signal": {
+        # Handlers are installed by the main thread, which waits in run()
+        # while the program's main code runs in a vthread.
+        "signal": _io.signal.signal,
+        "set_wakeup_fd": _io.signal.set_wakeup_fd,
     },
     "threading": {
         "Lock": _sync.Lock,
@@ -86,6 +95,7 @@ TABLES = {
     "_thread (threads)": {
         "start_new_thread": _io.threading.start_new_thread,
         "get_ident": _io.threading.get_ident,
+        "_count": _io.threading.thread_count,
     },
     "queue": {
         "Queue": _sync.Queue,
@@ -112,7 +122,8 @@ TABLES = {
 }
 
 # Patched names whose originals do not block: holding one is harmless.
-_NOT_BLOCKING = {"get_ident", "current_thread", "local"}
+_NOT_BLOCKING = {"get_ident", "current_thread", "local", "signal",
+                 "set_wakeup_fd"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
@@ -218,6 +229,13 @@ def patch_threading(threads=True):
         _patch("_thread (threads)")
 
 
+def patch_signal():
+    """signal.signal and signal.set_wakeup_fd work from the vthread that
+    ``vthreads.run()`` (or ``python -m vthreads``) runs as the program's
+    main code: the waiting main thread installs the handler."""
+    _patch("signal")
+
+
 def patch_queue():
     """queue's classes become vthreads queues (same API and exceptions)."""
     _patch("queue")
@@ -225,7 +243,7 @@ def patch_queue():
 
 def patch_all(threads=True):
     """Everything: socket, DNS, ssl, select/selectors, time, threading
-    (with ``threads``), queue and subprocess.  Call it before importing
+    (with ``threads``), queue, subprocess and signal.  Call it before importing
     the code to be patched; it warns about modules imported too early."""
     _quiet.append(1)
     try:
@@ -237,6 +255,7 @@ def patch_all(threads=True):
         patch_threading(threads=threads)
         patch_queue()
         patch_subprocess()
+        patch_signal()
     finally:
         _quiet.pop()
     for modname in sorted({m for m, _ in _saved}):

@@ -27,10 +27,13 @@ __all__ = ["CancelScope", "move_on_after", "move_on_at", "fail_after",
 
 
 def check(task):
-    """Raise Cancelled if ``task`` is effectively cancelled.
+    """Raise Cancelled if ``task`` is effectively cancelled, or the
+    exception thrown into it (``VThread._throw``) if one is pending.
 
     Otherwise return the nearest deadline that applies to it, or None.
     """
+    if task._pending is not None:
+        raise task._take_pending()
     scopes = task._scopes
     if not scopes:
         if task._cancel_requested:

@@ -12,6 +12,7 @@ from .. import _originals as _o
 from .._poller import READ, WRITE
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
+from ._mainthread import serve
 from ._runtime import get_runtime
 from ._switch import getcurrent
 from ._threadtask import current_task
@@ -42,23 +43,24 @@ def run(main, *args, carriers=None):
     """Run ``main(*args)`` in a vthread, wait, and return its result.
 
     Starts the runtime if needed (with ``carriers`` if given) and leaves it
-    running.  Ctrl-C in the calling OS thread cancels ``main`` and is then
-    re-raised.
+    running.  Called from the main thread, the wait also runs the calls
+    that must happen there (``signal.signal``) and hands any exception a
+    signal handler raises -- KeyboardInterrupt on Ctrl-C -- to ``main``,
+    at its current or next park (see _mainthread).
     """
     if not callable(main):
         raise TypeError(f"run() needs a callable, not {type(main).__name__}")
     rt = get_runtime(carriers)
-    vt = rt.spawn(main, args, None, None)
-    if vt is None:
-        vt = spawn(main, *args)
-    if current() is not None:
-        return vt.result()
-    try:
-        return vt.result()
-    except KeyboardInterrupt:
-        vt.cancel()
-        vt.join()
-        raise
+
+    def start():
+        vt = rt.spawn(main, args, None, None)
+        return spawn(main, *args) if vt is None else vt
+
+    if current() is None and _o.get_ident() == _o.main_thread_ident:
+        vt = serve(start)
+    else:
+        vt = start()
+    return vt.result()
 
 
 def sleep(seconds):

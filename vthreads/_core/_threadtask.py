@@ -37,6 +37,7 @@ class ThreadTask:
                  "__weakref__")
 
     _cancel_requested = False   # an OS thread as a whole cannot be cancelled
+    _pending = None             # ... nor have an exception thrown into it
 
     def __init__(self):
         self._mutex = _o.allocate_lock()

@@ -9,8 +9,10 @@ Threads and guards:
   ``_waiting_on``, ``_interrupted``, ``_scopes``.  Other threads read
   ``_state`` / ``_reason`` only for repr and dumps, as hints.
 - The stripe lock (``_completion.stripe(vt)``): ``_carrier`` (written once,
-  at start), ``_cancel_requested``, ``_done``, ``_waiters``, and the
-  result fields, which are written before ``_done`` under it.
+  at start), ``_cancel_requested``, ``_pending``, ``_done``, ``_waiters``,
+  and the result fields, which are written before ``_done`` under it.
+  The owner reads ``_pending`` without the lock as a hint (None is the
+  common case) and takes it under the lock.
 - Waking (``_resume``) is legal from any thread: on the owner thread it
   appends to the run queue, elsewhere it posts to the carrier's inbox.
   Each ticket is fired at most once and the vthread parks exactly once per
@@ -55,7 +57,7 @@ class VThread:
                  "_carrier", "_state", "_ticket", "_reason", "_waiting_on",
                  "_interrupted", "_scopes", "_cancel_requested", "_done",
                  "_waiters", "_result", "_exc", "_retrieved", "_group",
-                 "__weakref__")
+                 "_pending", "__weakref__")
 
     def __init__(self, fn, args, kwargs, name, ctx):
         self._fn = fn
@@ -79,6 +81,7 @@ class VThread:
         self._exc = None
         self._retrieved = False
         self._group = None
+        self._pending = None
 
     # --- public API -------------------------------------------------------
 
@@ -112,6 +115,25 @@ class VThread:
         if started and not already:
             self._interrupt()
         return True
+
+    def _throw(self, exc):
+        """Raise ``exc`` in the vthread at its current or next park (or
+        checkpoint).  Used to hand it an exception a signal handler raised
+        in the main thread.  A later throw before that park replaces an
+        earlier one.  False if the vthread has finished.  Any thread."""
+        with stripe(self):
+            if self._done:
+                return False
+            self._pending = exc
+            started = self._carrier is not None
+        if started:
+            self._interrupt()
+        return True
+
+    def _take_pending(self):
+        with stripe(self):
+            exc, self._pending = self._pending, None
+        return exc
 
     def join(self, timeout=None):
         """Wait until the vthread finishes; False if ``timeout`` passed first."""

@@ -10,14 +10,17 @@ from ._socket import (BusyResourceError, create_connection, create_server,
 from ._dns import (getaddrinfo, gethostbyaddr, gethostbyname,
                    gethostbyname_ex, getnameinfo)
 from . import _os as os
+from . import _signal as signal
 from ._executor import VThreadPoolExecutor
 from ._subprocess import Popen
 from . import _threading as threading
-from ._select import DefaultSelector, PollSelector, poll, select
+from ._select import (DefaultSelector, EpollSelector, PollSelector,
+                      SelectSelector, poll, select)
 from ._ssl import SSLContext, SSLSocket
 
-__all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os",
-           "threading", "DefaultSelector", "PollSelector",
+__all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os", "signal",
+           "threading", "DefaultSelector", "EpollSelector", "PollSelector",
+           "SelectSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
            "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
            "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",

@@ -24,7 +24,15 @@ _OUT = _o.POLLOUT | _o.POLLERR | _o.POLLHUP
 
 
 def _fileno(obj):
-    fd = obj if isinstance(obj, int) else obj.fileno()
+    if isinstance(obj, int):
+        fd = obj
+    else:
+        try:
+            get = obj.fileno
+        except AttributeError:
+            raise TypeError("argument must be an int, or have a fileno() "
+                            "method.") from None
+        fd = get()
     if not isinstance(fd, int):
         raise TypeError("fileno() returned a non-integer")
     if fd < 0:
@@ -73,11 +81,27 @@ def select(rlist, wlist, xlist, timeout=None):
             return [], [], []
 
 
-class poll:
-    """select.poll, parking instead of blocking."""
+_TOKEN = object()
 
-    def __init__(self):
+
+def poll():
+    """select.poll(): a polling object whose poll() parks."""
+    return Poll(_TOKEN)
+
+
+class Poll:
+    """What ``poll()`` returns.  As with select.poll, only ``poll()`` makes
+    one: the type itself cannot be instantiated."""
+
+    __slots__ = ("_fds",)
+
+    def __new__(cls, *args, **kwargs):
+        if args != (_TOKEN,) or kwargs:
+            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}'"
+                            " instances")
+        self = object.__new__(cls)
         self._fds = {}
+        return self
 
     def register(self, fd, eventmask=_o.POLLIN | _o.POLLOUT | getattr(_o, "POLLPRI", 2)):
         self._fds[_fileno(fd)] = eventmask
@@ -141,3 +165,34 @@ class PollSelector(_o.PollSelector):
 
 
 DefaultSelector = PollSelector
+
+
+class SelectSelector(_o.SelectSelector):
+    """selectors.SelectSelector over the cooperative ``select`` (the stdlib
+    class captured the real one when selectors was imported)."""
+
+    def _select(self, r, w, _, timeout=None):
+        r, w, x = select(r, w, w, timeout)
+        return r, w + x, []
+
+
+if _o.EpollSelector is not None:
+    class EpollSelector(_o.EpollSelector):
+        """selectors.EpollSelector whose select() parks on its own epoll fd
+        (readable when any registered fd is ready)."""
+
+        def select(self, timeout=None):
+            deadline = None if timeout is None else timeout_to_deadline(
+                max(timeout, 0))
+            while True:
+                ready = super().select(0)
+                if ready or (timeout is not None and timeout <= 0):
+                    return ready
+                if not self.get_map():
+                    block("SELECTOR", self, None, None, deadline)
+                    return []
+                if not _park_on(((self.fileno(), READ),), deadline,
+                                "SELECTOR", self):
+                    return []
+else:
+    EpollSelector = None

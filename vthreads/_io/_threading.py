@@ -11,11 +11,12 @@ function here answers as the stdlib does.
 Exit: like threading, the interpreter waits for non-daemon Threads before
 it stops the runtime (a hook the runtime runs first at exit).
 
-Threads: any.  ``_lock`` guards ``_by_vthread``, ``_non_daemon`` and
-``_count``; each ``local``'s own lock guards its per-task dicts (tasks on
+Threads: any.  ``_lock`` guards ``_by_vthread``, ``_non_daemon``,
+``_count`` and ``_started``; each ``local``'s own lock guards its per-task dicts (tasks on
 different carriers touch them at the same instant).
 """
 
+import sys as _sys
 import threading as _std_threading
 import weakref
 
@@ -29,6 +30,7 @@ _non_daemon = set()
 _orig_current_thread = _std_threading.current_thread
 _orig_excepthook = _std_threading.excepthook
 _count = [0]
+_started = [0]      # running vthreads from Thread.start or start_new_thread
 
 
 def _new_name():
@@ -42,6 +44,14 @@ class Thread:
 
     def __init__(self, group=None, target=None, name=None, args=(),
                  kwargs=None, *, daemon=None):
+        if isinstance(self, _o.Thread):
+            # A subclass of the stdlib's own Thread, defined before patching
+            # (threading.Timer, threading's _DummyThread, a library's class)
+            # calls "Thread.__init__(self)" and finds us: it keeps the
+            # stdlib machinery, and so runs in a real OS thread.
+            _o.Thread.__init__(self, group, target, name, args, kwargs,
+                               daemon=daemon)
+            return
         assert group is None, "group argument must be None for now"
         self._target, self._args = target, args
         self._kwargs = {} if kwargs is None else kwargs
@@ -64,10 +74,17 @@ class Thread:
         if self._started:
             raise RuntimeError("threads can only be started once")
         self._started = True
-        if not self._daemonic:
-            with _lock:
+        with _lock:
+            if not self._daemonic:
                 _non_daemon.add(self)
-        self._vt = spawn(self._bootstrap, name=self._name)
+            _started[0] += 1
+        try:
+            self._vt = spawn(self._bootstrap, name=self._name)
+        except BaseException:
+            with _lock:
+                _non_daemon.discard(self)
+                _started[0] -= 1
+            raise
 
     def _bootstrap(self):
         with _lock:
@@ -83,6 +100,7 @@ class Thread:
         finally:
             with _lock:
                 _non_daemon.discard(self)
+                _started[0] -= 1
 
     def run(self):
         try:
@@ -165,13 +183,65 @@ def get_ident():
     return _o.get_ident() if vt is None else vt.ident
 
 
+def _unraisable_args_type():
+    # sys.unraisablehook only accepts its own UnraisableHookArgs, which has
+    # no public constructor: catch one instance, once, at import.
+    caught = []
+    saved = _sys.unraisablehook
+    _sys.unraisablehook = caught.append
+    try:
+        class Probe:
+            def __del__(self):
+                raise RuntimeError("probe")
+        Probe()
+    finally:
+        _sys.unraisablehook = saved
+    return type(caught[0])
+
+
+_UnraisableHookArgs = _unraisable_args_type()
+
+
+def _thread_main(function, args, kwargs):
+    """A start_new_thread body, with _thread's rules: SystemExit ends it
+    quietly, any other exception goes to sys.unraisablehook."""
+    try:
+        function(*args, **kwargs)
+    except SystemExit:
+        pass
+    except BaseException as exc:
+        _sys.unraisablehook(_UnraisableHookArgs(
+            (type(exc), exc, exc.__traceback__,
+             "Exception ignored in thread started by", function)))
+        del exc
+    finally:
+        del function, args, kwargs
+        with _lock:
+            _started[0] -= 1
+
+
 def start_new_thread(function, args, kwargs=None):
     """_thread.start_new_thread: a vthread; returns its ident."""
     if not callable(function):
         raise TypeError("first arg must be callable")
     if not isinstance(args, tuple):
         raise TypeError("2nd arg must be a tuple")
-    return spawn(function, *args, **(kwargs or {})).ident
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError("optional 3rd arg must be a dictionary")
+    with _lock:
+        _started[0] += 1
+    try:
+        return spawn(_thread_main, function, args, kwargs or {}).ident
+    except BaseException:
+        with _lock:
+            _started[0] -= 1
+        raise
+
+
+def thread_count():
+    """_thread._count(): OS threads and running start_new_thread vthreads."""
+    with _lock:
+        return _o.thread_count() + _started[0]
 
 
 class local:

@@ -1,5 +1,6 @@
 """Argument checks shared by the primitives, with threading's own words."""
 
+from .. import _originals as _o
 from .._core import timeout_to_deadline
 
 
@@ -9,6 +10,8 @@ def acquire_deadline(blocking, timeout):
         raise ValueError("can't specify a timeout for a non-blocking call")
     if timeout < 0 and timeout != -1:
         raise ValueError("timeout value must be positive")
+    if timeout > _o.TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")
     return None if timeout == -1 else timeout_to_deadline(timeout)
 
 

@@ -70,7 +70,8 @@ class Lock(AcquireContext):
 
     def __repr__(self):
         state = "locked" if self._locked else "unlocked"
-        return f"<vthreads.Lock {state} waiters={len(self._waiters)}>"
+        return (f"<{state} vthreads.Lock object waiters={len(self._waiters)}"
+                f" at {id(self):#x}>")
 
     def locked(self):
         return self._locked
@@ -126,9 +127,9 @@ class RLock(AcquireContext):
         self._waiters = WaitQueue()
 
     def __repr__(self):
-        return (f"<vthreads.RLock {'locked' if self._owner else 'unlocked'} "
-                f"owner={self._owner!r} count={self._count} "
-                f"waiters={len(self._waiters)}>")
+        return (f"<{'locked' if self._owner else 'unlocked'} vthreads.RLock"
+                f" object owner={self._owner!r} count={self._count} "
+                f"waiters={len(self._waiters)} at {id(self):#x}>")
 
     def _at_fork_reinit(self):
         self._mutex = _o.allocate_lock()

@@ -1,0 +1,207 @@
+"""CPython's own test suites, run under ``vthreads.monkey.patch_all()``.
+
+    python3 tests/stdlib/run.py                   # every module below
+    python3 tests/stdlib/run.py test_queue ...    # some of them
+    python3 tests/stdlib/run.py --quick           # the part CI runs
+    python3 tests/stdlib/run.py --baseline        # the same, unpatched
+
+Each module runs in a fresh ``python -m vthreads`` process (see child.py).
+A test that makes no progress for ``--stall`` seconds is a hang: the
+process is killed and restarted after that test, which is reported, so one
+hang never hides the rest of a module.  A process that dies mid-test is
+handled the same way.
+
+known_failures.txt lists the tests expected not to pass, each with a
+reason.  ``fail`` entries still run (so a fix shows up as "now passes");
+``hang`` entries are not run at all.  The exit status is 1 when any test
+not on the list fails, errors, hangs or crashes.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+KNOWN = os.path.join(HERE, "known_failures.txt")
+
+MODULES = [
+    "test_socket", "test_ssl", "test_selectors", "test_select",
+    "test_threading", "test_thread", "test_queue", "test_socketserver",
+    "test_httplib", "test_urllib2_localnet", "test_subprocess",
+    "test_timeout", "test_time",
+]
+# What CI runs on every push: the modules that finish in seconds.  The full
+# list takes several minutes and is recorded in docs/compatibility.md.
+QUICK = ["test_selectors", "test_select", "test_queue", "test_timeout",
+         "test_thread", "test_httplib"]
+
+BAD = ("fail", "error", "hang", "crash")
+
+
+def read_known(path=KNOWN):
+    """{test id: (kind, reason)}; a missing reason is an error in the file."""
+    known = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split(None, 2)
+            if len(parts) < 3 or parts[1] not in ("fail", "hang"):
+                raise SystemExit(f"{path}:{n}: want 'TEST_ID fail|hang REASON'")
+            known[parts[0]] = (parts[1], parts[2])
+    return known
+
+
+def run_module(module, *, baseline, exclude, stall, budget, log):
+    """Run one module to the end, restarting past hangs and crashes.
+
+    Returns ({test id: outcome}, {test id: detail text}, notes)."""
+    outcome, detail, notes = {}, {}, []
+    skip = set(exclude)
+    deadline = time.monotonic() + budget
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONFAULTHANDLER="1")
+    while True:
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as p, \
+             tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as x:
+            x.write("\n".join(sorted(skip | set(outcome))))
+        cmd = [sys.executable] + ([] if baseline else ["-m", "vthreads"]) + \
+              [os.path.join(HERE, "child.py"), module, p.name, x.name]
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
+                                start_new_session=True)
+        current, done, last, seen = None, False, time.monotonic(), 0
+        why = None
+        while True:
+            with open(p.name) as f:
+                lines = f.readlines()
+            for line in lines[seen:]:
+                if not line.endswith("\n"):
+                    break
+                seen += 1
+                last = time.monotonic()
+                rec = json.loads(line)
+                ev = rec["event"]
+                if ev == "start":
+                    current = rec["id"]
+                elif ev == "end":
+                    outcome[rec["id"]] = rec["outcome"]
+                    current = None
+                elif ev == "detail":
+                    detail.setdefault(rec["id"], rec["text"])
+                elif ev == "fixture":
+                    notes.append(f"fixture error {rec['id']}: {rec['text'][-300:]}")
+                elif ev == "done":
+                    done = True
+            if proc.poll() is not None:
+                break
+            now = time.monotonic()
+            if now - last > stall:
+                why = "hang"
+                break
+            if now > deadline:
+                why = "budget"
+                break
+            time.sleep(0.2)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.unlink(p.name)
+        os.unlink(x.name)
+        if done:
+            return outcome, detail, notes
+        if why == "budget":
+            notes.append(f"module budget of {budget:.0f} s spent; stopped")
+            if current:
+                outcome[current] = "hang"
+            return outcome, detail, notes
+        if current is None:
+            notes.append(f"process ended outside any test (exit {proc.returncode})")
+            return outcome, detail, notes
+        outcome[current] = why or "crash"
+        if why is None:
+            detail[current] = f"process died, exit status {proc.returncode}"
+        else:
+            detail[current] = f"no progress for {stall:.0f} s"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("modules", nargs="*")
+    ap.add_argument("--quick", action="store_true", help="only the CI modules")
+    ap.add_argument("--baseline", action="store_true",
+                    help="run unpatched, to see what fails without vthreads")
+    ap.add_argument("--stall", type=float, default=90,
+                    help="seconds without progress before a test is a hang")
+    ap.add_argument("--budget", type=float, default=900,
+                    help="seconds for one module, restarts included")
+    ap.add_argument("--json", help="write every outcome to this file")
+    ap.add_argument("--log", default=os.devnull,
+                    help="where the children's own output goes")
+    args = ap.parse_args(argv)
+    modules = args.modules or (QUICK if args.quick else MODULES)
+    for m in modules:
+        if m not in MODULES:
+            ap.error(f"{m} is not one of the chosen modules: {', '.join(MODULES)}")
+    known = {} if args.baseline else read_known()
+    hangs = {t for t, (kind, _) in known.items() if kind == "hang"}
+
+    rows, unexpected, fixed, everything = [], [], [], {}
+    with open(args.log, "a") as log:
+        for m in modules:
+            t0 = time.monotonic()
+            excl = {t for t in hangs if t.startswith(f"test.{m}.")}
+            outcome, detail, notes = run_module(
+                m, baseline=args.baseline, exclude=excl, stall=args.stall,
+                budget=args.budget, log=log)
+            secs = time.monotonic() - t0
+            everything[m] = outcome
+            count = {k: 0 for k in ("pass", "skip", "known", "new")}
+            for tid, out in outcome.items():
+                if out in ("pass", "skip"):
+                    count[out] += 1
+                    if out == "pass" and tid in known:
+                        fixed.append(tid)
+                elif tid in known:
+                    count["known"] += 1
+                else:
+                    count["new"] += 1
+                    unexpected.append((tid, out, detail.get(tid, "")))
+            rows.append((m, len(outcome) + len(excl), count["pass"], count["skip"],
+                         count["known"], len(excl), count["new"], secs))
+            for n in notes:
+                print(f"{m}: {n}", file=sys.stderr)
+            print(f"{m}: {count['pass']} passed, {count['skip']} skipped, "
+                  f"{count['known']} known failures, {len(excl)} not run (known hangs), "
+                  f"{count['new']} unexpected  [{secs:.0f} s]", flush=True)
+
+    print()
+    print("| module | tests | passed | skipped | known failures | not run (hang) | unexpected |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for m, total, ok, sk, kn, hg, new, _ in rows:
+        print(f"| {m} | {total} | {ok} | {sk} | {kn} | {hg} | {new} |")
+    tot = [sum(r[i] for r in rows) for i in range(1, 7)]
+    print("| **total** | " + " | ".join(str(v) for v in tot) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(everything, f, indent=1, sort_keys=True)
+    if fixed:
+        print(f"\n{len(fixed)} known failures now pass; take them off the list:")
+        for tid in fixed:
+            print("   ", tid)
+    if unexpected and not args.baseline:
+        print(f"\n{len(unexpected)} unexpected:")
+        for tid, out, text in unexpected:
+            print(f"--- {tid}: {out}\n{text[-1500:]}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

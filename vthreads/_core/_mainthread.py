@@ -1,0 +1,139 @@
+"""The main thread while ``run()`` waits: calls that must run there, and
+exceptions its signal handlers raise.
+
+CPython runs signal handlers only in the main thread, and only the main
+thread may install them (``signal.signal``, ``signal.set_wakeup_fd``).
+Under ``run()`` -- and so under ``python -m vthreads`` -- the program's
+main code is a vthread on a carrier thread, while the real main thread
+waits for it.  That wait serves two things:
+
+- ``call_in_main(fn, *args)``: a vthread or OS thread posts a call, parks,
+  and the main thread runs it and hands back the result.  With no main
+  thread waiting in ``run()``, the call runs in the caller's own thread
+  (where ``signal.signal`` raises its usual ValueError).
+- A handler that raises while the main thread waits (KeyboardInterrupt
+  from Ctrl-C, or any exception of the program's own) does not end the
+  wait: the exception is thrown into the main vthread at its current or
+  next park, as Python would raise it at the main thread's blocking call.
+
+Threads: ``_lock`` guards ``_calls``, ``_ticket`` and ``_serving``.  Only
+the main thread runs ``serve``; posters are any thread.
+"""
+
+from collections import deque
+
+from .. import _originals as _o
+from ._block import block
+from ._errors import Cancelled
+
+__all__ = ["call_in_main", "serve"]
+
+_lock = _o.allocate_lock()
+_calls = deque()        # [fn, args, reply ticket, result, exc, taken]
+_ticket = [None]        # the main thread's current park, while it serves
+_serving = [False]
+_MAIN = _o.main_thread_ident
+
+
+def serve(start):
+    """In the main thread: ``vt = start()``, then wait until ``vt``
+    finishes, running posted calls and throwing handler exceptions into
+    ``vt``; return ``vt``.  Serving begins before ``start``, so the main
+    vthread's first call already finds it.  Cancellation of the main
+    thread's own scopes ends the wait with Cancelled."""
+    with _lock:
+        if _serving[0]:
+            raise RuntimeError("run() is already waiting in the main thread")
+        _serving[0] = True
+    try:
+        vt = start()
+        while not vt.done():
+            try:
+                _serve_once(vt)
+            except Cancelled:
+                raise
+            except BaseException as exc:
+                # Raised by a signal handler, in the middle of the wait.
+                if not vt._throw(exc):
+                    raise
+        return vt
+    finally:
+        with _lock:
+            _serving[0] = False
+            _ticket[0] = None
+            stranded = list(_calls)
+            _calls.clear()
+        for call in stranded:
+            _reply(call, None, RuntimeError("the main thread stopped serving"))
+
+
+def _serve_once(vt):
+    def register(ticket):
+        vt._add_waiter(ticket)
+        with _lock:
+            _ticket[0] = ticket
+            wake = bool(_calls)
+        if wake:
+            ticket.fire(None)
+
+    def unregister(ticket):
+        with _lock:
+            _ticket[0] = None
+        vt._remove_waiter(ticket)
+
+    block("RUN", vt, register, unregister)
+    with _lock:
+        ticket, _ticket[0] = _ticket[0], None
+    if ticket is not None:          # woken by a call: not a waiter any more
+        vt._remove_waiter(ticket)
+    while True:
+        with _lock:
+            if not _calls:
+                return
+            call = _calls.popleft()
+        fn, args = call[0], call[1]
+        try:
+            result = fn(*args)
+        except BaseException as exc:
+            _reply(call, None, exc)
+        else:
+            _reply(call, result, None)
+
+
+def _reply(call, result, exc):
+    call[3], call[4] = result, exc
+    call[0] = call[1] = None
+    call[2].fire(True)
+
+
+def call_in_main(fn, *args):
+    """Run ``fn(*args)`` in the main thread, if it waits in ``run()``, and
+    return its result; otherwise run it here."""
+    if _o.get_ident() == _MAIN:
+        return fn(*args)
+    call = [fn, args, None, None, None]
+
+    def register(ticket):
+        call[2] = ticket
+        with _lock:
+            if not _serving[0]:
+                ticket.fire(False)
+                return
+            _calls.append(call)
+            main = _ticket[0]
+        if main is not None:
+            main.fire(None)
+
+    def unregister(ticket):
+        with _lock:
+            try:
+                _calls.remove(call)
+            except ValueError:
+                pass
+
+    if not block("MAIN_THREAD_CALL", fn, register, unregister):
+        return fn(*args)        # nobody serves: as the stdlib would, here
+    if call[4] is not None:
+        exc, call[4] = call[4], None
+        raise exc
+    return call[3]

@@ -1,0 +1,37 @@
+"""signal.signal and signal.set_wakeup_fd from any vthread.
+
+Only the main thread may install handlers, but under ``vthreads.run()``
+(and ``python -m vthreads``) the program's main code is a vthread on a
+carrier thread.  These two forward the call to the main thread, which
+runs it while it waits in ``run()`` (``_core._mainthread``).  Handlers
+then run in the main thread as always; an exception one raises reaches
+the main vthread at its park.  With no main thread waiting in ``run()``
+the call is made where it is, and raises ValueError outside the main
+thread, as the stdlib's does.
+
+Threads: any.
+"""
+
+from .. import _originals as _o
+from .._core import current
+from .._core._mainthread import call_in_main
+
+__all__ = ["signal", "set_wakeup_fd"]
+
+
+def signal(signalnum, handler):
+    """signal.signal; from a vthread, installed by the main thread."""
+    if current() is None:
+        return _o.signal_signal(signalnum, handler)
+    return call_in_main(_o.signal_signal, signalnum, handler)
+
+
+def set_wakeup_fd(fd, /, *, warn_on_full_buffer=True):
+    """signal.set_wakeup_fd; from a vthread, set by the main thread."""
+    if current() is None:
+        return _wakeup(fd, warn_on_full_buffer)
+    return call_in_main(_wakeup, fd, warn_on_full_buffer)
+
+
+def _wakeup(fd, warn):
+    return _o.signal_set_wakeup_fd(fd, warn_on_full_buffer=warn)
