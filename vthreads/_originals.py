@@ -25,6 +25,7 @@ sleep = time.sleep
 allocate_lock = _thread.allocate_lock
 TIMEOUT_MAX = _thread.TIMEOUT_MAX
 thread_count = _thread._count
+register_at_fork = os.register_at_fork
 get_ident = _thread.get_ident
 Thread = threading.Thread
 main_thread_ident = threading.main_thread().ident

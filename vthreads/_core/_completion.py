@@ -11,8 +11,17 @@ Threads: any.
 """
 
 from .. import _originals as _o
+from ._fork import on_child
 
 _STRIPES = tuple(_o.allocate_lock() for _ in range(64))
+
+
+def _reinit_stripes():
+    for lock in _STRIPES:
+        lock._at_fork_reinit()
+
+
+on_child(_reinit_stripes)
 
 
 def stripe(obj):

@@ -16,15 +16,28 @@ waits for it.  That wait serves two things:
   wait: the exception is thrown into the main vthread at its current or
   next park, as Python would raise it at the main thread's blocking call.
 
-Threads: ``_lock`` guards ``_calls``, ``_ticket`` and ``_serving``.  Only
-the main thread runs ``serve``; posters are any thread.
+After a fork from a carrier (see _fork), the child's only thread is the
+carrier, which CPython makes the child's main thread.  Nobody waits in
+``run()`` there any more, so a vthread is set to end the child: when the
+vthread that forked (the only one that goes on) finishes, the child runs
+its atexit functions and exits -- with the status the interpreter would
+give if that vthread was the program's main one, else 0, as when the
+last thread of a process returns.
+
+Threads: ``_lock`` guards ``_calls``, ``_ticket``, ``_serving`` and
+``_served``.  Only the main thread runs ``serve``; posters are any thread.
 """
 
+import os
+import sys
 from collections import deque
 
 from .. import _originals as _o
 from ._block import block
 from ._errors import Cancelled
+from ._fork import on_child
+from ._runtime import forked_carrier
+from ._switch import getcurrent
 
 __all__ = ["call_in_main", "serve"]
 
@@ -32,7 +45,12 @@ _lock = _o.allocate_lock()
 _calls = deque()        # [fn, args, reply ticket, result, exc, taken]
 _ticket = [None]        # the main thread's current park, while it serves
 _serving = [False]
-_MAIN = _o.main_thread_ident
+_served = [None]        # the vthread serve() waits for
+_main = [_o.main_thread_ident]
+
+
+def in_main_thread():
+    return _o.get_ident() == _main[0]
 
 
 def serve(start):
@@ -47,6 +65,8 @@ def serve(start):
         _serving[0] = True
     try:
         vt = start()
+        with _lock:
+            _served[0] = vt
         while not vt.done():
             try:
                 _serve_once(vt)
@@ -60,6 +80,7 @@ def serve(start):
     finally:
         with _lock:
             _serving[0] = False
+            _served[0] = None
             _ticket[0] = None
             stranded = list(_calls)
             _calls.clear()
@@ -109,7 +130,7 @@ def _reply(call, result, exc):
 def call_in_main(fn, *args):
     """Run ``fn(*args)`` in the main thread, if it waits in ``run()``, and
     return its result; otherwise run it here."""
-    if _o.get_ident() == _MAIN:
+    if in_main_thread():
         return fn(*args)
     call = [fn, args, None, None, None]
 
@@ -137,3 +158,52 @@ def call_in_main(fn, *args):
         exc, call[4] = call[4], None
         raise exc
     return call[3]
+
+
+def _after_fork():
+    _lock._at_fork_reinit()
+    _calls.clear()
+    _ticket[0] = None
+    serving, main_vt = _serving[0], _served[0]
+    _serving[0] = False
+    _served[0] = None
+    _main[0] = _o.get_ident()
+    c = forked_carrier()
+    if c is None:
+        return
+    me = getattr(getcurrent(), "vt", None)
+    if me is not None:
+        c.runtime.spawn(_exit_when_done, (me, serving and me is main_vt),
+                        None, "vthreads-exit-after-fork")
+
+
+on_child(_after_fork)
+
+
+def _exit_when_done(vt, is_main):
+    """End a forked child as the interpreter would end it."""
+    vt.join()
+    exc = vt._exc
+    vt._retrieved = True
+    code = 0
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
+    elif exc is not None and not isinstance(exc, Cancelled):
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        code = 1 if is_main else 0      # a thread's error: the process goes on
+    del exc
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    finally:
+        for f in (sys.stdout, sys.stderr):
+            try:
+                f.flush()
+            except Exception:
+                pass
+        os._exit(code)

@@ -12,7 +12,7 @@ from .. import _originals as _o
 from .._poller import READ, WRITE
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
-from ._mainthread import serve
+from ._mainthread import in_main_thread, serve
 from ._runtime import get_runtime
 from ._switch import getcurrent
 from ._threadtask import current_task
@@ -56,7 +56,7 @@ def run(main, *args, carriers=None):
         vt = rt.spawn(main, args, None, None)
         return spawn(main, *args) if vt is None else vt
 
-    if current() is None and _o.get_ident() == _o.main_thread_ident:
+    if current() is None and in_main_thread():
         vt = serve(start)
     else:
         vt = start()

@@ -34,6 +34,7 @@ from collections import deque
 
 from .. import _originals as _o
 from ._carrier import Carrier
+from ._fork import on_child
 from ._switch import getcurrent
 from ._vthread import VThread
 
@@ -230,6 +231,72 @@ def shutdown(timeout=None):
     return rt.close(timeout)
 
 
+def forked_carrier():
+    """In a forked child: the carrier the child goes on with, or None."""
+    return _forked[0]
+
+
+_forked = [None]
+
+
+def _after_fork():
+    """See _fork: keep this thread's carrier, alone, with a poller of its
+    own; forked from elsewhere, drop the runtime."""
+    global _current
+    _state_lock._at_fork_reinit()
+    _forked[0] = None
+    rt = _current
+    if rt is None:
+        return
+    me = _o.get_ident()
+    c = next((c for c in rt.carriers if c.thread_id == me), None)
+    if c is None:
+        _current = None         # its carriers are gone; start afresh
+        return
+    rt._lock._at_fork_reinit()
+    c._lock._at_fork_reinit()
+    rt.carriers = [c]
+    rt.size = 1
+    rt.injected.clear()
+    c._multi = False
+    c._sleeping = c._notified = False
+    c.thread = None             # the child's only thread: nobody joins it
+    c.poller.after_fork()
+    # Like the threads, the other vthreads do not go on in the child, not
+    # even those of this carrier: only the one that forked does.  The rest
+    # are kept, never to run again (a collected greenlet would run its
+    # finally blocks), and wake-ups meant for them go nowhere.
+    me = getattr(getcurrent(), "vt", None)
+    for vt in list(c.live):
+        if vt is not me:
+            vt._carrier = _NOWHERE
+            _frozen.append(vt._g)
+    c.live = {me} if me is not None else set()
+    c.runq.clear()
+    c.stealable.clear()
+    c._ready_in.clear()
+    c._calls_in.clear()
+    _forked[0] = c
+
+
+class _Nowhere:
+    """The carrier of vthreads left behind by a fork: wake-ups are dropped."""
+    thread_id = None
+    index = -1
+
+    def post_ready(self, vt):
+        pass
+
+    def post_call(self, fn):
+        pass
+
+
+_NOWHERE = _Nowhere()
+_frozen = []
+
+
+on_child(_after_fork)
+
 _exit_hooks = []
 
 
@@ -247,4 +314,10 @@ def _at_exit():
         except BaseException:
             import traceback
             traceback.print_exc()
+    me = getattr(getcurrent(), "vt", None)
+    if me is not None and me._carrier is not None:
+        # Exit from inside a vthread: a forked child (multiprocessing runs
+        # threading's exit in the process's last thread, a carrier).  The
+        # process ends right after; there is nothing to stop but us.
+        return
     shutdown(timeout=5.0)

@@ -19,6 +19,7 @@ from .. import _originals as _o
 from ._block import block
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
+from ._fork import on_child
 
 IDLE_EXIT = 10.0
 
@@ -84,6 +85,14 @@ class _Pool:
             if not job.abandoned:
                 job.run()
 
+    def after_fork(self):
+        """In a forked child the helpers are gone: start over, keeping the
+        queued jobs."""
+        jobs = [j for j in self._jobs if not j.abandoned]
+        self.__init__(self.max_workers)
+        for job in jobs:
+            self.submit(job)
+
     def statistics(self):
         with self._lock:
             return {"threads": self._threads, "idle": self._idle,
@@ -91,6 +100,7 @@ class _Pool:
 
 
 _pool = _Pool(min(32, (os.cpu_count() or 1) + 4))
+on_child(_pool.after_fork)
 
 
 def to_thread(fn, *args, **kwargs):

@@ -26,12 +26,14 @@ from .. import _originals as _o
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._errors import Cancelled
+from ._fork import on_child
 from ._switch import getcurrent, leave
 from ._ticket import INTERRUPT, Ticket
 
 NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
 
 _ids_lock = _o.allocate_lock()
+on_child(_ids_lock._at_fork_reinit)
 _next_block = [1]
 _id_local = _o.ThreadLocal()
 

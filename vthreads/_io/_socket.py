@@ -28,11 +28,20 @@ import socket as _std
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
+from .._core._fork import on_child
 from .._poller import READ, WRITE
 from . import _dns
 
 _Base = _o.socket_class
 _LOCKS = tuple(_o.allocate_lock() for _ in range(32))
+
+
+def _reinit_locks():
+    for lock in _LOCKS:
+        lock._at_fork_reinit()
+
+
+on_child(_reinit_locks)
 _CLOSED = object()
 
 

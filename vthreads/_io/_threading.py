@@ -22,9 +22,11 @@ import weakref
 
 from .. import _originals as _o
 from .._core import Cancelled, current as _current_vthread, current_task, spawn
+from .._core._fork import on_child
 from .._core._runtime import add_exit_hook
 
 _lock = _o.allocate_lock()
+on_child(_lock._at_fork_reinit)
 _by_vthread = weakref.WeakKeyDictionary()     # VThread -> Thread
 _non_daemon = set()
 _orig_current_thread = _std_threading.current_thread
@@ -167,9 +169,27 @@ class _DummyThread(Thread):
         self._started = True
 
 
+# threading's own at-fork code (which runs in the forking thread, between
+# our before and after hooks) matches threads by OS ident: while a thread
+# forks, it sees the real answers.  Only that thread: the others keep theirs.
+_forking = [None]
+
+
+def _before_fork():
+    _forking[0] = _o.get_ident()
+
+
+def _after_fork():
+    _forking[0] = None
+
+
+_o.register_at_fork(before=_before_fork, after_in_parent=_after_fork,
+                    after_in_child=_after_fork)
+
+
 def current_thread():
     vt = _current_vthread()
-    if vt is None:
+    if vt is None or _forking[0] == _o.get_ident():
         return _orig_current_thread()
     with _lock:
         t = _by_vthread.get(vt)
@@ -180,6 +200,8 @@ def current_thread():
 
 def get_ident():
     vt = _current_vthread()
+    if _forking[0] is not None and _forking[0] == _o.get_ident():
+        return _o.get_ident()
     return _o.get_ident() if vt is None else vt.ident
 
 

@@ -32,6 +32,9 @@ Contract (``Backend``):
   method belongs to the owning carrier's thread.
 - ``waiting`` is the number of registered tokens (owner thread only).
 - ``close()`` releases the kernel objects.
+- ``after_fork()``, in a forked child, gives the backend a kernel object
+  and a waker of its own (a child shares the parent's) and arms every
+  waiting fd in them again.
 
 The backend is chosen once, at import: epoll on Linux, selectors elsewhere.
 """

@@ -123,6 +123,21 @@ class BackendBase:
     def waiting(self):
         return self._table.waiting
 
+    def after_fork(self):
+        """In a forked child: a kernel object and a waker of its own (the
+        parent's are shared with the child), with every waiting fd armed
+        again in it."""
+        self._waker.close()
+        self._waker = Waker()
+        self._wfd = self._waker.fileno
+        self._reopen()
+        for fd, entry in list(self._table.fds.items()):
+            if entry[0] or entry[1]:
+                try:
+                    self._sync(fd, entry, True)
+                except OSError:
+                    pass        # closed since: its waiters learn on close
+
     def wake(self):
         self._waker.wake()
 

@@ -33,6 +33,12 @@ def _kernel_mask(mask):
 class EpollBackend(BackendBase):
     def __init__(self):
         super().__init__()
+        self._ep = None
+        self._reopen()
+
+    def _reopen(self):
+        if self._ep is not None:
+            self._ep.close()
         self._ep = _o.epoll()
         self._ep.register(self._wfd, _IN)
         self._armed = {}    # fd -> mask armed in the kernel (0: disarmed)

@@ -21,6 +21,12 @@ def _sel_mask(mask):
 class SelectorsBackend(BackendBase):
     def __init__(self):
         super().__init__()
+        self._sel = None
+        self._reopen()
+
+    def _reopen(self):
+        if self._sel is not None:
+            self._sel.close()
         self._sel = _o.DefaultSelector()
         self._sel.register(self._wfd, selectors.EVENT_READ)
 

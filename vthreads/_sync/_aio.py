@@ -21,6 +21,7 @@ import asyncio
 
 from .. import _originals as _o
 from .._core import INTERRUPT, TIMEOUT, Cancelled, Ticket, block, current_task
+from .._core._fork import on_child
 
 
 class _AsyncWaiter:
@@ -95,6 +96,16 @@ async def join_async(vt, timeout=None):
 
 _loop_lock = _o.allocate_lock()
 _loop = None
+
+
+def _after_fork():
+    # The private loop's thread did not survive the fork.
+    global _loop
+    _loop_lock._at_fork_reinit()
+    _loop = None
+
+
+on_child(_after_fork)
 
 
 def _private_loop():
