@@ -23,7 +23,8 @@ import weakref
 from .. import _originals as _o
 from .._core import Cancelled, current as _current_vthread, current_task, spawn
 from .._core._fork import on_child
-from .._core._runtime import add_exit_hook
+from .._core._runtime import add_exit_hook, current_runtime
+from .._core._to_thread import _pool as _to_thread_pool
 
 _lock = _o.allocate_lock()
 on_child(_lock._at_fork_reinit)
@@ -261,9 +262,16 @@ def start_new_thread(function, args, kwargs=None):
 
 
 def thread_count():
-    """_thread._count(): OS threads and running start_new_thread vthreads."""
+    """_thread._count(): the program's threads -- its running vthreads from
+    Thread.start or start_new_thread, and its own OS threads, not counting
+    vthreads' carriers and helpers."""
+    ours = _to_thread_pool.statistics()["threads"]
+    rt = current_runtime()
+    if rt is not None:
+        ours += sum(1 for c in rt.carriers
+                    if c.thread is not None and c.thread.is_alive())
     with _lock:
-        return _o.thread_count() + _started[0]
+        return max(0, _o.thread_count() - ours) + _started[0]
 
 
 class local:
