@@ -85,17 +85,30 @@ TABLES = {
     },
     "_thread": {
         "allocate_lock": _sync.Lock,
+        "RLock": _sync.RLock,
     },
     "threading (threads)": {
         "Thread": _io.threading.Thread,
+        # Captured by threading at import; the tests of its own RLocks
+        # (and code that picks one on purpose) find them here.
+        "_CRLock": _sync.RLock,
+        "_PyRLock": _sync.RLock,
         "current_thread": _io.threading.current_thread,
         "get_ident": _io.threading.get_ident,
         "local": _io.threading.local,
     },
+    # These take a pthread_t; get_ident() now answers with vthread idents.
+    "signal (threads)": {
+        "pthread_kill": _io.threading.pthread_kill,
+    } if _o.pthread_kill is not None else {},
+    "time (threads)": {
+        "pthread_getcpuclockid": _io.threading.pthread_getcpuclockid,
+    } if _o.pthread_getcpuclockid is not None else {},
     "_thread (threads)": {
         "start_new_thread": _io.threading.start_new_thread,
         "get_ident": _io.threading.get_ident,
         "_count": _io.threading.thread_count,
+        "interrupt_main": _io.threading.interrupt_main,
     },
     "queue": {
         "Queue": _sync.Queue,
@@ -123,7 +136,7 @@ TABLES = {
 
 # Patched names whose originals do not block: holding one is harmless.
 _NOT_BLOCKING = {"get_ident", "current_thread", "local", "signal",
-                 "set_wakeup_fd"}
+                 "set_wakeup_fd", "pthread_kill", "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
@@ -227,6 +240,8 @@ def patch_threading(threads=True):
     if threads:
         _patch("threading (threads)")
         _patch("_thread (threads)")
+        _patch("signal (threads)")
+        _patch("time (threads)")
 
 
 def patch_signal():

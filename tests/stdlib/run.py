@@ -73,6 +73,7 @@ def run_module(module, *, baseline, exclude, stall, budget, log):
             x.write("\n".join(sorted(skip | set(outcome))))
         cmd = [sys.executable] + ([] if baseline else ["-m", "vthreads"]) + \
               [os.path.join(HERE, "child.py"), module, p.name, x.name]
+        before = len(outcome)
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log,
                                 stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir(),
                                 start_new_session=True)
@@ -122,8 +123,13 @@ def run_module(module, *, baseline, exclude, stall, budget, log):
                 outcome[current] = "hang"
             return outcome, detail, notes
         if current is None:
-            notes.append(f"process ended outside any test (exit {proc.returncode})")
-            return outcome, detail, notes
+            # Died between tests (an exception that landed late, say):
+            # go on with the rest, unless this run got nothing done.
+            notes.append(f"process ended outside any test (exit "
+                         f"{proc.returncode}); restarted after it")
+            if len(outcome) == before:
+                return outcome, detail, notes
+            continue
         outcome[current] = why or "crash"
         if why is None:
             detail[current] = f"process died, exit status {proc.returncode}"

@@ -255,8 +255,8 @@ class Carrier:
         rt = self.runtime
         if rt.injected:
             self._take_injected()
-        now = _o.monotonic()
-        self._fire_timers(now)
+        if self.timers:
+            self._fire_timers(_o.monotonic())
         poller = self.poller
         if self.runq:
             if poller.waiting:
@@ -283,7 +283,11 @@ class Carrier:
                 with self._lock:
                     self._sleeping = self._notified = False
             self._fire_io(events)
-        self._take_posts()
+        # A post after the flag went down is seen here or at the next
+        # _maintain, which re-checks under the lock before sleeping.
+        if self._ready_in or self._calls_in:
+            self._take_posts()
         if rt.injected:
             self._take_injected()
-        self._fire_timers(_o.monotonic())
+        if self.timers:
+            self._fire_timers(_o.monotonic())

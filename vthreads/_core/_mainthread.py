@@ -33,6 +33,7 @@ import sys
 from collections import deque
 
 from .. import _originals as _o
+from .._poller import READ
 from ._block import block
 from ._errors import Cancelled
 from ._fork import on_child
@@ -53,6 +54,18 @@ def in_main_thread():
     return _o.get_ident() == _main[0]
 
 
+def main_ident():
+    """The main thread's OS ident (after a fork: the child's)."""
+    return _main[0]
+
+
+def served():
+    """The vthread the main thread waits for in ``run()``, or None: the
+    program's main code under ``python -m vthreads``.  A hint, read
+    without the lock."""
+    return _served[0]
+
+
 def serve(start):
     """In the main thread: ``vt = start()``, then wait until ``vt``
     finishes, running posted calls and throwing handler exceptions into
@@ -63,13 +76,15 @@ def serve(start):
         if _serving[0]:
             raise RuntimeError("run() is already waiting in the main thread")
         _serving[0] = True
+    r = w = None
     try:
+        r, w = _wakeup_pipe()
         vt = start()
         with _lock:
             _served[0] = vt
         while not vt.done():
             try:
-                _serve_once(vt)
+                _serve_once(vt, r)
             except Cancelled:
                 raise
             except BaseException as exc:
@@ -78,6 +93,8 @@ def serve(start):
                     raise
         return vt
     finally:
+        if w is not None:
+            _drop_wakeup_pipe(r, w)
         with _lock:
             _serving[0] = False
             _served[0] = None
@@ -88,7 +105,51 @@ def serve(start):
             _reply(call, None, RuntimeError("the main thread stopped serving"))
 
 
-def _serve_once(vt):
+def _wakeup_pipe():
+    """(r, w): a pipe whose w end is the signal wake-up fd, or (None, None).
+
+    A signal may land on a carrier thread, and ``interrupt_main()`` sends
+    none at all: either way the main thread's wait would not end, and its
+    Python handler would not run, until something else woke it.  CPython
+    writes to the wake-up fd whichever thread takes the signal, so the main
+    thread also waits for ``r`` to be readable.  If the program has a
+    wake-up fd of its own, it is left alone (and this help is lost)."""
+    try:
+        r, w = _o.pipe()
+    except OSError:
+        return None, None
+    _o.set_blocking(r, False)
+    _o.set_blocking(w, False)
+    try:
+        old = _o.signal_set_wakeup_fd(w, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        old = None
+    if old != -1:
+        if old is not None:
+            _o.signal_set_wakeup_fd(old)
+        _o.os_close(r)
+        _o.os_close(w)
+        return None, None
+    return r, w
+
+
+def _drop_wakeup_pipe(r, w):
+    current = _o.signal_set_wakeup_fd(-1)
+    if current != w:                 # the program set its own since
+        _o.signal_set_wakeup_fd(current)
+    _o.os_close(r)
+    _o.os_close(w)
+
+
+def _drain(r):
+    try:
+        while _o.os_read(r, 512):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _serve_once(vt, r):
     def register(ticket):
         vt._add_waiter(ticket)
         with _lock:
@@ -102,7 +163,11 @@ def _serve_once(vt):
             _ticket[0] = None
         vt._remove_waiter(ticket)
 
-    block("RUN", vt, register, unregister)
+    if r is None:
+        block("RUN", vt, register, unregister)
+    else:
+        block("RUN", vt, register, unregister, io=((r, READ),))
+        _drain(r)       # the handlers run as soon as we execute bytecode
     with _lock:
         ticket, _ticket[0] = _ticket[0], None
     if ticket is not None:          # woken by a call: not a waiter any more

@@ -34,9 +34,11 @@ from collections import deque
 
 from .. import _originals as _o
 from ._carrier import Carrier
+from ._completion import complete
+from ._errors import Cancelled
 from ._fork import on_child
 from ._switch import getcurrent
-from ._vthread import VThread
+from ._vthread import DONE, VThread
 
 _state_lock = _o.allocate_lock()
 _current = None
@@ -255,6 +257,28 @@ def _after_fork():
         return
     rt._lock._at_fork_reinit()
     c._lock._at_fork_reinit()
+    me = getattr(getcurrent(), "vt", None)
+    # Like the threads, the other vthreads do not go on in the child, not
+    # even those of this carrier: only the one that forked does.  They end
+    # as cancelled, so that joining one returns, as joining a thread that
+    # vanished in the fork does.  Their greenlets are kept, never to run
+    # again (a collected greenlet would run its finally blocks), and
+    # wake-ups meant for them go nowhere.
+    gone = set()
+    for other in rt.carriers:
+        gone.update(other.live)
+        gone.update(x[0] for x in other.runq if type(x) is list and x)
+    gone.update(x[0] for x in rt.injected if x)
+    gone.discard(me)
+    for vt in gone:
+        if vt._carrier is not None:
+            vt._carrier = _NOWHERE
+        if vt._g is not None:
+            _frozen.append(vt._g)
+            vt._g = None
+        vt._state = DONE
+        vt._retrieved = True
+        complete(vt, None, Cancelled("did not survive os.fork()"))
     rt.carriers = [c]
     rt.size = 1
     rt.injected.clear()
@@ -262,15 +286,6 @@ def _after_fork():
     c._sleeping = c._notified = False
     c.thread = None             # the child's only thread: nobody joins it
     c.poller.after_fork()
-    # Like the threads, the other vthreads do not go on in the child, not
-    # even those of this carrier: only the one that forked does.  The rest
-    # are kept, never to run again (a collected greenlet would run its
-    # finally blocks), and wake-ups meant for them go nowhere.
-    me = getattr(getcurrent(), "vt", None)
-    for vt in list(c.live):
-        if vt is not me:
-            vt._carrier = _NOWHERE
-            _frozen.append(vt._g)
     c.live = {me} if me is not None else set()
     c.runq.clear()
     c.stealable.clear()

@@ -221,6 +221,15 @@ class VThread:
     def _park_io(self, ticket, pairs, reason, obj, deadline):
         """Park until one of ``pairs`` ((fd, READ|WRITE), ...) is ready."""
         poller = self._carrier.poller
+        if len(pairs) == 1:                 # the common case, kept lean
+            fd, events = pairs[0]
+            if not poller.register(fd, events, ticket):
+                ticket.fire(events)         # a regular file: ready now
+                return self._park(ticket, reason, obj, deadline)
+            value = self._park(ticket, reason, obj, deadline)
+            if type(value) is not int:
+                poller.unregister(fd, ticket)
+            return value
         done = []
         try:
             for fd, events in pairs:

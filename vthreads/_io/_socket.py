@@ -18,7 +18,12 @@ Facts that shape it:
   number may be reused at once, so nobody may keep waiting on it.
 
 Guard: ``_vt_waiters`` (direction -> ticket) is touched by the waiting
-tasks and by ``close`` from any thread, under a stripe of ``_LOCKS``.
+tasks and by ``close`` from any thread, through single dict operations
+only (atomic under the GIL, and under the dict's own lock on free-threaded
+builds): a waiter claims its direction with ``setdefault``; ``close`` sets
+``_vt_closed`` first, then pops every waiter and fires it.  A waiter
+checks ``_vt_closed`` after its ``setdefault``, so it is either popped
+and fired by close, or sees the flag and fires itself.
 """
 
 import _socket
@@ -28,42 +33,35 @@ import socket as _std
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
-from .._core._fork import on_child
 from .._poller import READ, WRITE
 from . import _dns
 
 _Base = _o.socket_class
-_LOCKS = tuple(_o.allocate_lock() for _ in range(32))
-
-
-def _reinit_locks():
-    for lock in _LOCKS:
-        lock._at_fork_reinit()
-
-
-on_child(_reinit_locks)
 _CLOSED = object()
+
+
+_DONTWAIT = getattr(_std, "MSG_DONTWAIT", 0)
+
+
+def _dontwait(args, at, kwargs):
+    flags = args[at] if 0 <= at < len(args) else kwargs.get("flags", 0)
+    return isinstance(flags, int) and flags & _DONTWAIT
 
 
 class BusyResourceError(RuntimeError):
     """Another task is already waiting in that direction on this socket."""
 
 
-def _lock_of(sock):
-    return _LOCKS[(id(sock) >> 4) & 31]
-
-
 class socket(_Base):
-    __slots__ = ("_vt_timeout", "_vt_waiters")
+    __slots__ = ("_vt_timeout", "_vt_waiters", "_vt_closed")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         super().__init__(family, type, proto, fileno)
         self._vt_waiters = {}
-        if fileno is None:
-            self._vt_timeout = _o.getdefaulttimeout()
-        else:
-            t = _Base.gettimeout(self)
-            self._vt_timeout = t
+        self._vt_closed = False
+        # What the C socket chose: the default timeout, 0.0 for a type with
+        # SOCK_NONBLOCK, or, for an fd, its own blocking mode.
+        self._vt_timeout = _Base.gettimeout(self)
         _Base.setblocking(self, False)
 
     # --- the user-visible timeout -------------------------------------------
@@ -75,6 +73,7 @@ class socket(_Base):
             value = float(value)
             if value < 0 or value != value:
                 raise ValueError("Timeout value out of range")
+        _Base.setblocking(self, False)     # as the stdlib: EBADF if closed
         self._vt_timeout = value
 
     def gettimeout(self):
@@ -85,6 +84,7 @@ class socket(_Base):
         return self._vt_timeout
 
     def setblocking(self, flag):
+        _Base.setblocking(self, False)     # as the stdlib: EBADF if closed
         self._vt_timeout = None if flag else 0.0
 
     def getblocking(self):
@@ -96,47 +96,61 @@ class socket(_Base):
         t = self._vt_timeout
         return None if t is None else _o.monotonic() + t
 
+    def _claim(self, events, ticket):
+        if self._vt_waiters.setdefault(events, ticket) is not ticket:
+            raise BusyResourceError(
+                "another task is already waiting to "
+                f"{'read from' if events == READ else 'write to'} "
+                "this socket")
+        if self._vt_closed:
+            ticket.fire(_CLOSED)
+
+    def _claim_read(self, ticket):
+        self._claim(READ, ticket)
+
+    def _claim_write(self, ticket):
+        self._claim(WRITE, ticket)
+
+    def _release_read(self, ticket):
+        if self._vt_waiters.get(READ) is ticket:
+            self._vt_waiters.pop(READ, None)
+
+    def _release_write(self, ticket):
+        if self._vt_waiters.get(WRITE) is ticket:
+            self._vt_waiters.pop(WRITE, None)
+
     def _wait(self, events, deadline, reason):
         fd = self.fileno()
         if fd < 0:
             raise OSError(errno.EBADF, "Bad file descriptor")
-        mine = []
-
-        def register(ticket):
-            with _lock_of(self):
-                if events in self._vt_waiters:
-                    raise BusyResourceError(
-                        "another task is already waiting to "
-                        f"{'read from' if events == READ else 'write to'} "
-                        "this socket")
-                self._vt_waiters[events] = ticket
-            mine.append(ticket)
-
-        def unregister(ticket):
-            with _lock_of(self):
-                if self._vt_waiters.get(events) is ticket:
-                    del self._vt_waiters[events]
-
-        try:
-            value = block(reason, self, register, unregister, deadline,
-                          io=((fd, events),))
-        finally:
-            # A readiness wake-up leaves the last ticket registered here.
-            for ticket in mine:
-                unregister(ticket)
+        if events == READ:
+            claim, release = self._claim_read, self._release_read
+        else:
+            claim, release = self._claim_write, self._release_write
+        value = block(reason, self, claim, release, deadline,
+                      io=((fd, events),))
+        if value is not TIMEOUT and value is not _CLOSED:
+            # Woken by readiness: our claim is still here, and nobody else
+            # can claim this direction while it is.  (A timeout, a
+            # cancellation or a claim error released it inside block();
+            # close() popped it.)
+            self._vt_waiters.pop(events, None)
         if value is TIMEOUT:
             raise _std.timeout("timed out")
         if value is _CLOSED:
             raise OSError(errno.EBADF, "Bad file descriptor (socket closed "
                           "while waiting)")
 
-    def _retry(self, op, events, reason, *args):
+    def _retry(self, op, events, reason, flags_at, *args, **kwargs):
+        """``op(*args)`` until it does not raise BlockingIOError.  The call's
+        flags, if any, are ``args[flags_at]``: MSG_DONTWAIT never waits."""
         deadline = None
         while True:
             try:
-                return op(*args)
+                return op(*args, **kwargs)
             except BlockingIOError:
-                if self._vt_timeout == 0.0:
+                if self._vt_timeout == 0.0 or _dontwait(args, flags_at,
+                                                       kwargs):
                     raise
                 if deadline is None:
                     deadline = self._deadline()
@@ -145,11 +159,12 @@ class socket(_Base):
     # --- closing --------------------------------------------------------------
 
     def _real_close(self, _ss=_socket.socket):
-        with _lock_of(self):
-            waiters = list(self._vt_waiters.values())
-            self._vt_waiters.clear()
-        for ticket in waiters:
-            ticket.fire(_CLOSED)
+        self._vt_closed = True
+        waiters = self._vt_waiters
+        for events in (READ, WRITE):
+            ticket = waiters.pop(events, None)
+            if ticket is not None:
+                ticket.fire(_CLOSED)
         _ss.close(self)
 
     # --- the blocking methods ---------------------------------------------
@@ -166,7 +181,7 @@ class socket(_Base):
         return address
 
     def accept(self):
-        fd, addr = self._retry(self._accept, READ, "SOCKET_ACCEPT")
+        fd, addr = self._retry(self._accept, READ, "SOCKET_ACCEPT", -1)
         sock = socket(self.family, self.type, self.proto, fileno=fd)
         # As the stdlib: the new socket has the default timeout, but a
         # listening socket with a timeout and no default gives blocking.
@@ -182,6 +197,8 @@ class socket(_Base):
     def connect_ex(self, address):
         try:
             return self._connect(address)
+        except _std.gaierror:
+            raise         # as the stdlib: resolving is not connecting
         except OSError as exc:
             if exc.errno is None:
                 raise
@@ -198,34 +215,39 @@ class socket(_Base):
         self._wait(WRITE, self._deadline(), "SOCKET_CONNECT")
         return self.getsockopt(_std.SOL_SOCKET, _std.SO_ERROR)
 
+    # The flags' position in each call's arguments (self is args[0]).
     def recv(self, *args):
-        return self._retry(_Base.recv, READ, "SOCKET_RECV", self, *args)
+        return self._retry(_Base.recv, READ, "SOCKET_RECV", 2, self, *args)
 
-    def recv_into(self, *args):
-        return self._retry(_Base.recv_into, READ, "SOCKET_RECV", self, *args)
+    def recv_into(self, *args, **kwargs):
+        return self._retry(_Base.recv_into, READ, "SOCKET_RECV", 3, self,
+                           *args, **kwargs)
 
     def recvfrom(self, *args):
-        return self._retry(_Base.recvfrom, READ, "SOCKET_RECV", self, *args)
-
-    def recvfrom_into(self, *args):
-        return self._retry(_Base.recvfrom_into, READ, "SOCKET_RECV", self,
+        return self._retry(_Base.recvfrom, READ, "SOCKET_RECV", 2, self,
                            *args)
 
+    def recvfrom_into(self, *args, **kwargs):
+        return self._retry(_Base.recvfrom_into, READ, "SOCKET_RECV", 3, self,
+                           *args, **kwargs)
+
     def recvmsg(self, *args):
-        return self._retry(_Base.recvmsg, READ, "SOCKET_RECV", self, *args)
+        return self._retry(_Base.recvmsg, READ, "SOCKET_RECV", 3, self, *args)
 
     def recvmsg_into(self, *args):
-        return self._retry(_Base.recvmsg_into, READ, "SOCKET_RECV", self,
+        return self._retry(_Base.recvmsg_into, READ, "SOCKET_RECV", 3, self,
                            *args)
 
     def send(self, *args):
-        return self._retry(_Base.send, WRITE, "SOCKET_SEND", self, *args)
+        return self._retry(_Base.send, WRITE, "SOCKET_SEND", 2, self, *args)
 
     def sendto(self, *args):
-        return self._retry(_Base.sendto, WRITE, "SOCKET_SEND", self, *args)
+        # sendto(data, address) or sendto(data, flags, address)
+        return self._retry(_Base.sendto, WRITE, "SOCKET_SEND",
+                           2 if len(args) == 3 else -1, self, *args)
 
     def sendmsg(self, *args):
-        return self._retry(_Base.sendmsg, WRITE, "SOCKET_SEND", self, *args)
+        return self._retry(_Base.sendmsg, WRITE, "SOCKET_SEND", 3, self, *args)
 
     def sendall(self, data, flags=0):
         view = memoryview(data).cast("B")
@@ -236,7 +258,7 @@ class socket(_Base):
             try:
                 sent += _Base.send(self, view[sent:], flags)
             except BlockingIOError:
-                if self._vt_timeout == 0.0:
+                if self._vt_timeout == 0.0 or flags & _DONTWAIT:
                     raise
                 if deadline is None:
                     deadline = self._deadline()

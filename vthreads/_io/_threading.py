@@ -11,11 +11,22 @@ function here answers as the stdlib does.
 Exit: like threading, the interpreter waits for non-daemon Threads before
 it stops the runtime (a hook the runtime runs first at exit).
 
-Threads: any.  ``_lock`` guards ``_by_vthread``, ``_non_daemon``,
-``_count`` and ``_started``; each ``local``'s own lock guards its per-task dicts (tasks on
+The vthread that ``run()`` runs for the main thread (the program's main
+code under ``python -m vthreads``) answers as the main thread: its
+``get_ident()`` is the main thread's and ``current_thread()`` is
+``threading.main_thread()``, so threads it starts are non-daemon by
+default and ``signal.pthread_kill(get_ident(), ...)`` reaches the real main
+thread.  Other vthread idents are small numbers, not pthread_t values:
+``pthread_kill`` and ``pthread_getcpuclockid`` translate them to their
+carrier's (see ``os_ident``).
+
+Threads: any.  ``_lock`` guards ``_by_vthread``, ``_by_ident`` (written
+under it, read without: a WeakValueDictionary lookup), ``_non_daemon``,
+``_started``; each ``local``'s own lock guards its per-task dicts (tasks on
 different carriers touch them at the same instant).
 """
 
+import signal as _std_signal
 import sys as _sys
 import threading as _std_threading
 import weakref
@@ -23,23 +34,28 @@ import weakref
 from .. import _originals as _o
 from .._core import Cancelled, current as _current_vthread, current_task, spawn
 from .._core._fork import on_child
+from .._core._mainthread import call_in_main, main_ident, served
 from .._core._runtime import add_exit_hook, current_runtime
 from .._core._to_thread import _pool as _to_thread_pool
 
 _lock = _o.allocate_lock()
 on_child(_lock._at_fork_reinit)
 _by_vthread = weakref.WeakKeyDictionary()     # VThread -> Thread
+_by_ident = weakref.WeakValueDictionary()     # vthread ident -> VThread
 _non_daemon = set()
 _orig_current_thread = _std_threading.current_thread
 _orig_excepthook = _std_threading.excepthook
-_count = [0]
 _started = [0]      # running vthreads from Thread.start or start_new_thread
 
 
-def _new_name():
-    with _lock:
-        _count[0] += 1
-        return f"Thread-{_count[0]}"
+def _new_name(target):
+    # threading's own counter, shared with its real Threads.
+    name = f"Thread-{_std_threading._counter()}"
+    try:
+        name += f" ({target.__name__})"     # as threading names them
+    except AttributeError:
+        pass
+    return name
 
 
 class Thread:
@@ -58,7 +74,7 @@ class Thread:
         assert group is None, "group argument must be None for now"
         self._target, self._args = target, args
         self._kwargs = {} if kwargs is None else kwargs
-        self._name = str(name) if name is not None else _new_name()
+        self._name = str(name) if name else _new_name(target)
         if daemon is None:
             daemon = current_thread().daemon
         self._daemonic = bool(daemon)
@@ -71,7 +87,9 @@ class Thread:
             state = "started" if self.is_alive() else "stopped"
         if self._daemonic:
             state += " daemon"
-        return f"<{type(self).__name__}({self._name}, {state} {self.ident})>"
+        if self.ident is not None:
+            state += f" {self.ident}"
+        return f"<{type(self).__name__}({self._name}, {state})>"
 
     def start(self):
         if self._started:
@@ -83,6 +101,8 @@ class Thread:
             _started[0] += 1
         try:
             self._vt = spawn(self._bootstrap, name=self._name)
+            with _lock:
+                _by_ident[self._vt.ident] = self._vt
         except BaseException:
             with _lock:
                 _non_daemon.discard(self)
@@ -97,13 +117,23 @@ class Thread:
         except (SystemExit, Cancelled):
             pass      # threading is silent on SystemExit; Cancelled: exit
         except BaseException as exc:
-            hook = getattr(_std_threading, "excepthook", _orig_excepthook)
-            hook(_std_threading.ExceptHookArgs(
-                (type(exc), exc, exc.__traceback__, self)))
+            self._report(exc)
         finally:
             with _lock:
                 _non_daemon.discard(self)
                 _started[0] -= 1
+
+    def _report(self, exc):
+        hook = getattr(_std_threading, "excepthook", _orig_excepthook)
+        try:
+            hook(_std_threading.ExceptHookArgs(
+                (type(exc), exc, exc.__traceback__, self)))
+        except BaseException as hook_exc:
+            # As threading does when its hook fails.
+            if _sys.stderr is not None:
+                _sys.stderr.write("Exception in threading.excepthook:\n")
+                _sys.stderr.flush()
+            _sys.excepthook(type(hook_exc), hook_exc, hook_exc.__traceback__)
 
     def run(self):
         try:
@@ -149,16 +179,25 @@ class Thread:
         self._daemonic = bool(value)
 
     def isDaemon(self):
+        _deprecated("isDaemon() is deprecated, get the daemon attribute instead")
         return self._daemonic
 
     def setDaemon(self, value):
+        _deprecated("setDaemon() is deprecated, set the daemon attribute instead")
         self.daemon = value
 
     def getName(self):
+        _deprecated("getName() is deprecated, get the name attribute instead")
         return self._name
 
     def setName(self, value):
+        _deprecated("setName() is deprecated, set the name attribute instead")
         self.name = value
+
+
+def _deprecated(msg):
+    import warnings
+    warnings.warn(msg, DeprecationWarning, stacklevel=3)
 
 
 class _DummyThread(Thread):
@@ -192,6 +231,9 @@ def current_thread():
     vt = _current_vthread()
     if vt is None or _forking[0] == _o.get_ident():
         return _orig_current_thread()
+    if vt is served():
+        # The program's main code (python -m vthreads) is the main thread.
+        return _std_threading.main_thread()
     with _lock:
         t = _by_vthread.get(vt)
         if t is None:
@@ -201,9 +243,68 @@ def current_thread():
 
 def get_ident():
     vt = _current_vthread()
-    if _forking[0] is not None and _forking[0] == _o.get_ident():
+    if vt is None or (_forking[0] is not None
+                      and _forking[0] == _o.get_ident()):
         return _o.get_ident()
-    return _o.get_ident() if vt is None else vt.ident
+    if vt is served():
+        return main_ident()     # the main code is the main thread
+    ident = vt.ident
+    if ident not in _by_ident:
+        with _lock:
+            _by_ident[ident] = vt
+    return ident
+
+
+def os_ident(ident):
+    """The OS thread ident behind a vthread's ident (its carrier's), for
+    the C functions that take a pthread_t; other idents pass unchanged."""
+    vt = _by_ident.get(ident)
+    if vt is None:
+        return ident
+    c = vt._carrier
+    if c is None or vt.done():
+        raise ProcessLookupError(3, f"vthread {ident} is not running")
+    return c.thread_id
+
+
+def interrupt_main(signum=_std_signal.SIGINT):
+    """_thread.interrupt_main, while the main thread waits in ``run()``
+    for the program's main code (a vthread):
+    - called from that vthread, the handler runs at once, in the caller,
+      as CPython runs it when the main thread calls it;
+    - called from another vthread, the main thread runs the handler before
+      this returns, and what it raises is raised in the main vthread.
+    Otherwise, and for plain threads, the stdlib's."""
+    main = served()
+    me = _current_vthread()
+    if main is not None and me is not None:
+        handler = _std_signal.getsignal(signum)
+        if callable(handler):
+            if me is main:
+                handler(signum, _sys._getframe(1))
+            else:
+                call_in_main(_handle_in_main, handler, signum)
+            return
+    return _o.interrupt_main(signum)
+
+
+def _handle_in_main(handler, signum):
+    try:
+        handler(signum, _sys._getframe(1))
+    except BaseException as exc:
+        main = served()
+        if main is None or not main._throw(exc):
+            raise
+
+
+def pthread_kill(thread_id, signalnum):
+    """signal.pthread_kill, given a vthread's ident: signals its carrier."""
+    return _o.pthread_kill(os_ident(thread_id), signalnum)
+
+
+def pthread_getcpuclockid(thread_id):
+    """time.pthread_getcpuclockid for a vthread: its carrier's CPU clock."""
+    return _o.pthread_getcpuclockid(os_ident(thread_id))
 
 
 def _unraisable_args_type():
@@ -254,7 +355,10 @@ def start_new_thread(function, args, kwargs=None):
     with _lock:
         _started[0] += 1
     try:
-        return spawn(_thread_main, function, args, kwargs or {}).ident
+        vt = spawn(_thread_main, function, args, kwargs or {})
+        with _lock:
+            _by_ident[vt.ident] = vt
+        return vt.ident
     except BaseException:
         with _lock:
             _started[0] -= 1

@@ -46,6 +46,45 @@ class EpollBackend(BackendBase):
     def _sync(self, fd, entry, fresh):
         self._arm(fd, WaiterTable.mask(entry), fresh)
 
+    def register(self, fd, events, token):
+        # BackendBase.register with _sync and _arm inlined for the common
+        # case -- the fd's first waiter -- which is every socket wait.
+        if fd == self._wfd:
+            raise ValueError("cannot wait on the poller's own wake-up fd")
+        table = self._table
+        entry = table.fds.get(fd)
+        if entry is not None and (entry[0] or entry[1]):
+            return BackendBase.register(self, fd, events, token)
+        if events == READ:
+            table.fds[fd] = [[token], []]
+            kmask = _IN | _ONESHOT
+        elif events == WRITE:
+            table.fds[fd] = [[], [token]]
+            kmask = _OUT | _ONESHOT
+        else:
+            raise ValueError("events must be READ or WRITE")
+        table.waiting += 1
+        ep = self._ep
+        try:
+            if fd in self._armed:
+                try:
+                    ep.modify(fd, kmask)
+                except FileNotFoundError:
+                    ep.register(fd, kmask)
+            else:
+                try:
+                    ep.register(fd, kmask)
+                except FileExistsError:
+                    ep.modify(fd, kmask)
+        except PermissionError:          # a regular file: never blocks
+            table.remove(fd, token)
+            return False
+        except BaseException:
+            table.remove(fd, token)
+            raise
+        self._armed[fd] = events
+        return True
+
     def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)
         if armed == mask and not force:

@@ -40,8 +40,10 @@ class Barrier:
         self._waiters = WaitQueue()
 
     def __repr__(self):
-        return (f"<vthreads.Barrier waiters={self._count}/{self._parties} "
-                f"broken={self._broken}>")
+        if self._broken:
+            return f"<vthreads.Barrier at {id(self):#x}: broken>"
+        return (f"<vthreads.Barrier at {id(self):#x}: "
+                f"waiters={self._count}/{self._parties}>")
 
     @property
     def parties(self):

@@ -158,6 +158,13 @@ class Condition:
         while n > 0 and self._waiters.wake_one(True):
             n -= 1
 
+    def notifyAll(self):
+        """Deprecated alias of notify_all(), as in threading."""
+        import warnings
+        warnings.warn("notifyAll() is deprecated, use notify_all() instead",
+                      DeprecationWarning, stacklevel=2)
+        self.notify_all()
+
     def notify_all(self):
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")

@@ -20,12 +20,19 @@ class Event:
         self._waiters = WaitQueue()
 
     def __repr__(self):
-        return (f"<vthreads.Event {'set' if self._flag else 'unset'} "
-                f"waiters={len(self._waiters)}>")
+        return (f"<vthreads.Event at {id(self):#x}: "
+                f"{'set' if self._flag else 'unset'}>")
 
     def _at_fork_reinit(self):
         self._mutex = _o.allocate_lock()
         self._waiters = WaitQueue()
+
+    def isSet(self):
+        """Deprecated alias of is_set(), as in threading."""
+        import warnings
+        warnings.warn("isSet() is deprecated, use is_set() instead",
+                      DeprecationWarning, stacklevel=2)
+        return self.is_set()
 
     def is_set(self):
         return self._flag

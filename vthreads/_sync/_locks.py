@@ -188,6 +188,10 @@ class RLock(AcquireContext):
             self._count = 0
             self._hand_off()
 
+    def _recursion_count(self):
+        """How many times the current task holds the lock (threading's)."""
+        return self._count if self._owner is current_task() else 0
+
     # The protocol threading.Condition and ours use to wait with an RLock.
     def _is_owned(self):
         return self._owner is current_task()

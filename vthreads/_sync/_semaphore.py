@@ -24,8 +24,12 @@ class Semaphore(AcquireContext):
         self._waiters = WaitQueue()
 
     def __repr__(self):
-        return (f"<vthreads.{type(self).__name__} value={self._value} "
-                f"waiters={len(self._waiters)}>")
+        # threading's own shape, then ours.
+        return (f"<vthreads.{type(self).__name__} at {id(self):#x}: "
+                f"value={self._value}{self._bound_repr()}>")
+
+    def _bound_repr(self):
+        return ""
 
     def _try_acquire(self):
         with self._mutex:
@@ -80,6 +84,9 @@ class BoundedSemaphore(Semaphore):
     def __init__(self, value=1):
         super().__init__(value)
         self._initial = value
+
+    def _bound_repr(self):
+        return f"/{self._initial}"
 
     def _check_bound(self, n):
         if self._value + n > self._initial:
