@@ -42,6 +42,14 @@ def gethostbyaddr(ip_address):
 
 
 def getnameinfo(sockaddr, flags):
+    # Bad arguments fail here, in the caller, as the C function fails: an
+    # error raised on a helper would hold the arguments in its traceback.
+    if not isinstance(sockaddr, tuple):
+        del sockaddr      # nor may this frame, held by the traceback
+        raise TypeError("getnameinfo() argument 1 must be a tuple")
+    if not isinstance(flags, int):
+        raise TypeError("'%s' object cannot be interpreted as an integer"
+                        % type(flags).__name__)
     return to_thread(_resolver["getnameinfo"], sockaddr, flags)
 
 

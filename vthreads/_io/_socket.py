@@ -297,11 +297,14 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT,
     """socket.create_connection, connecting cooperatively."""
     host, port = address
     errors = []
+    # socket.socket as it is now -- ours once patched, or a test's mock --
+    # but never the blocking original.
+    cls = _std.socket if _std.socket is not _Base else socket
     for family, type_, proto, _, sa in _dns.getaddrinfo(
             host, port, 0, _std.SOCK_STREAM):
         sock = None
         try:
-            sock = socket(family, type_, proto)
+            sock = cls(family, type_, proto)
             if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
             if source_address:

@@ -114,9 +114,11 @@ class Thread:
             _by_vthread[self._vt or _current_vthread()] = self
         try:
             self.run()
-        except (SystemExit, Cancelled):
-            pass      # threading is silent on SystemExit; Cancelled: exit
+        except Cancelled:
+            pass      # cancelled at exit, or by its owner: a quiet end
         except BaseException as exc:
+            # SystemExit too: threading hands it to the hook, whose default
+            # ignores it.
             self._report(exc)
         finally:
             with _lock:
