@@ -12,6 +12,7 @@ per line) that are not run at all: the ones known to hang or crash.
 
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -100,6 +101,11 @@ class Recorder(unittest.TestResult):
 
 def main():
     module, progress, exclude = sys.argv[1:4]
+    # A background job inherits SIGINT ignored, and Python then leaves it
+    # so; the interrupt_main() tests need Python's own handler, as in a
+    # terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     with open(exclude) as f:
         skip = {line.strip() for line in f if line.strip()}
     loaded = unittest.defaultTestLoader.loadTestsFromName("test." + module)
