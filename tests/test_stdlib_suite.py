@@ -29,11 +29,8 @@ def _list_version():
 
 
 def _have_test_package():
-    try:
-        import test.support  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+    return importlib.util.find_spec("test.support") is not None
 
 
 @pytest.mark.skipif(_list_version() != sys.version_info[:2],

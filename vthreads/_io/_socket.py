@@ -141,10 +141,12 @@ class socket(_Base):
             raise OSError(errno.EBADF, "Bad file descriptor (socket closed "
                           "while waiting)")
 
-    def _retry(self, op, events, reason, flags_at, *args, **kwargs):
+    def _retry(self, op, events, reason, flags_at, *args, _deadline=None,
+               **kwargs):
         """``op(*args)`` until it does not raise BlockingIOError.  The call's
-        flags, if any, are ``args[flags_at]``: MSG_DONTWAIT never waits."""
-        deadline = None
+        flags, if any, are ``args[flags_at]``: MSG_DONTWAIT never waits.
+        ``_deadline``: the call's deadline, if it already waited."""
+        deadline = _deadline
         while True:
             try:
                 return op(*args, **kwargs)
@@ -217,7 +219,16 @@ class socket(_Base):
 
     # The flags' position in each call's arguments (self is args[0]).
     def recv(self, *args):
-        return self._retry(_Base.recv, READ, "SOCKET_RECV", 2, self, *args)
+        try:                   # the common case first, with one frame less
+            return _Base.recv(self, *args)
+        except BlockingIOError:
+            if self._vt_timeout == 0.0 or _dontwait(args, 1, {}):
+                raise
+        # Not ready: wait first, then go on as _retry does.
+        deadline = self._deadline()
+        self._wait(READ, deadline, "SOCKET_RECV")
+        return self._retry(_Base.recv, READ, "SOCKET_RECV", 2, self, *args,
+                           _deadline=deadline)
 
     def recv_into(self, *args, **kwargs):
         return self._retry(_Base.recv_into, READ, "SOCKET_RECV", 3, self,
@@ -250,10 +261,19 @@ class socket(_Base):
         return self._retry(_Base.sendmsg, WRITE, "SOCKET_SEND", 3, self, *args)
 
     def sendall(self, data, flags=0):
+        sent = 0
+        if type(data) is bytes:
+            # The common case, without a memoryview: one send takes it all.
+            try:
+                sent = _Base.send(self, data, flags)
+            except BlockingIOError:
+                if self._vt_timeout == 0.0 or flags & _DONTWAIT:
+                    raise
+            if sent == len(data):
+                return
         view = memoryview(data).cast("B")
         deadline = None
         total = len(view)
-        sent = 0
         while sent < total:
             try:
                 sent += _Base.send(self, view[sent:], flags)
