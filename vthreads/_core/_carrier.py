@@ -246,8 +246,17 @@ class Carrier:
             self.stale_timers = 0
 
     def _fire_io(self, events):
+        # Ticket.fire and VThread._resume, inlined: this is the owner
+        # thread, and every token in this poller is a ticket of one of its
+        # own vthreads.
+        runq = self.runq
         for ticket, rev in events:
-            ticket.fire(rev)
+            try:
+                task = ticket.pop()
+            except IndexError:
+                continue            # claimed first by a timeout or cancel
+            ticket.value = rev
+            runq.append(task)
 
     def _maintain(self):
         if self._ready_in or self._calls_in:

@@ -40,12 +40,18 @@ _Base = _o.socket_class
 _CLOSED = object()
 
 
-_DONTWAIT = getattr(_std, "MSG_DONTWAIT", 0)
+# A plain int: socket's constant is an IntFlag, whose & costs a Python call.
+_DONTWAIT = int(getattr(_std, "MSG_DONTWAIT", 0))
 
 
 def _dontwait(args, at, kwargs):
-    flags = args[at] if 0 <= at < len(args) else kwargs.get("flags", 0)
-    return isinstance(flags, int) and flags & _DONTWAIT
+    if 0 <= at < len(args):
+        flags = args[at]
+    elif kwargs:
+        flags = kwargs.get("flags", 0)
+    else:
+        return False
+    return isinstance(flags, int) and flags & _DONTWAIT != 0
 
 
 class BusyResourceError(RuntimeError):
@@ -222,7 +228,8 @@ class socket(_Base):
         try:                   # the common case first, with one frame less
             return _Base.recv(self, *args)
         except BlockingIOError:
-            if self._vt_timeout == 0.0 or _dontwait(args, 1, {}):
+            if self._vt_timeout == 0.0 or (len(args) > 1
+                                           and _dontwait(args, 1, None)):
                 raise
         # Not ready: wait first, then go on as _retry does.
         deadline = self._deadline()

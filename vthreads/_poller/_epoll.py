@@ -23,6 +23,8 @@ from ._base import READ, WRITE, BackendBase, WaiterTable
 
 _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
+_IN_ANY = _IN | _ERRS
+_OUT_ANY = _OUT | _ERRS
 _ONESHOT = _o.EPOLLONESHOT
 
 
@@ -114,25 +116,43 @@ class EpollBackend(BackendBase):
             events = ()
         ready = []
         table = self._table
+        fds = table.fds
+        armed = self._armed
+        wfd = self._wfd
+        taken = 0
         for fd, ev in events:
-            if fd == self._wfd:
+            if fd == wfd:
                 self._waker.drain()
                 continue
             # The one-shot fired: the kernel disarmed this fd.
-            self._armed[fd] = 0
-            err = ev & _ERRS
-            entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
-            if entry is not None:
-                mask = WaiterTable.mask(entry)
-                if mask:
-                    try:
-                        self._arm(fd, mask)
-                    except OSError:
-                        # fd went bad under the remaining waiters: wake them
-                        # so their own call reports the error.
-                        table.take(fd, True, True, ready, _ERRS)
-                else:
-                    del table.fds[fd]
+            armed[fd] = 0
+            entry = fds.get(fd)
+            if entry is None:
+                continue
+            # WaiterTable.take, inlined: errors and hang-ups wake both ways.
+            readers, writers = entry
+            if readers and ev & _IN_ANY:
+                for t in readers:
+                    ready.append((t, ev))
+                taken += len(readers)
+                entry[0] = readers = []
+            if writers and ev & _OUT_ANY:
+                for t in writers:
+                    ready.append((t, ev))
+                taken += len(writers)
+                entry[1] = writers = []
+            if readers or writers:
+                try:
+                    self._arm(fd, WaiterTable.mask(entry))
+                except OSError:
+                    # fd went bad under the remaining waiters: wake them
+                    # so their own call reports the error.
+                    table.waiting -= taken
+                    taken = 0
+                    table.take(fd, True, True, ready, _ERRS)
+            else:
+                del fds[fd]
+        table.waiting -= taken
         return ready
 
     def forget(self, fd):
