@@ -103,6 +103,11 @@ _pool = _Pool(min(32, (os.cpu_count() or 1) + 4))
 on_child(_pool.after_fork)
 
 
+def helper_thread_count():
+    """How many helper OS threads exist now."""
+    return _pool.statistics()["threads"]
+
+
 def to_thread(fn, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` on a helper OS thread; park until done.
 

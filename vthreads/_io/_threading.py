@@ -32,11 +32,11 @@ import threading as _std_threading
 import weakref
 
 from .. import _originals as _o
-from .._core import Cancelled, current as _current_vthread, current_task, spawn
-from .._core._fork import on_child
+from .._core import (Cancelled, current as _current_vthread, current_task,
+                     on_child, spawn)
 from .._core._mainthread import call_in_main, main_ident, served
 from .._core._runtime import add_exit_hook, current_runtime
-from .._core._to_thread import _pool as _to_thread_pool
+from .._core._to_thread import helper_thread_count
 
 _lock = _o.allocate_lock()
 on_child(_lock._at_fork_reinit)
@@ -371,7 +371,7 @@ def thread_count():
     """_thread._count(): the program's threads -- its running vthreads from
     Thread.start or start_new_thread, and its own OS threads, not counting
     vthreads' carriers and helpers."""
-    ours = _to_thread_pool.statistics()["threads"]
+    ours = helper_thread_count()
     rt = current_runtime()
     if rt is not None:
         ours += sum(1 for c in rt.carriers

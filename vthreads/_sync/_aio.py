@@ -20,8 +20,8 @@ thread.  ``_private_loop`` state is guarded by ``_loop_lock``.
 import asyncio
 
 from .. import _originals as _o
-from .._core import INTERRUPT, TIMEOUT, Cancelled, Ticket, block, current_task
-from .._core._fork import on_child
+from .._core import (INTERRUPT, TIMEOUT, Cancelled, Ticket, block,
+                     current_task, on_child)
 
 
 class _AsyncWaiter:
