@@ -109,3 +109,37 @@ def test_selector_parks(cls):
         t.start()
         t.join(10)
         assert done.is_set()
+
+
+def test_a_select_loop_that_never_parks_still_lets_others_run(one_carrier):
+    # multiprocessing's Pool waits in a loop on a queue that another of its
+    # threads drains: a select() that finds something ready at once must
+    # still give the carrier's other vthreads their turn.
+    a, b = socketpair()
+    b.send(b"x")                       # a stays readable
+    done = []
+
+    def spinner():
+        sel = DefaultSelector()
+        sel.register(a, selectors.EVENT_READ)
+        n = 0
+        while not done:
+            assert sel.select(None)
+            select([a], [], [], None)
+            p = poll()
+            p.register(a, std_select.POLLIN)
+            assert p.poll(None)
+            n += 1
+        sel.close()
+        return n
+
+    def other():
+        done.append(True)
+
+    def main():
+        s = vthreads.spawn(spinner)
+        vthreads.spawn(other).join()
+        return s.result(10)
+
+    with a, b:
+        assert vthreads.run(main) >= 1

@@ -8,6 +8,13 @@ wakes.  The answer always comes from the real non-blocking poll, so the
 results have the stdlib's exact shape, and fds above FD_SETSIZE work in
 ``select`` too.
 
+Fairness: a call that returns without having parked -- something was
+ready at once, or the timeout was 0 -- passes through a checkpoint, so
+the other ready vthreads get their turn as OS threads would get theirs
+from the scheduler.  Without it, a loop around select() that always finds
+something ready (multiprocessing's Pool waits on a queue that another of
+its threads drains) keeps its carrier to itself.
+
 Threads: any; each call's state is its own.
 """
 
@@ -16,7 +23,7 @@ import math
 import selectors as _selectors
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block, timeout_to_deadline
+from .._core import TIMEOUT, block, checkpoint, timeout_to_deadline
 from .._poller import READ, WRITE
 
 _IN = _o.POLLIN | _o.POLLERR | _o.POLLHUP
@@ -54,6 +61,7 @@ def select(rlist, wlist, xlist, timeout=None):
     rmap = [(_fileno(o), o) for o in rlist]
     wmap = [(_fileno(o), o) for o in wlist]
     xmap = [(_fileno(o), o) for o in xlist]
+    parked = False
     while True:
         p = _o.poll()
         masks = {}
@@ -72,6 +80,8 @@ def select(rlist, wlist, xlist, timeout=None):
         w = [o for fd, o in wmap if got.get(fd, 0) & _OUT]
         x = [o for fd, o in xmap if got.get(fd, 0) & getattr(_o, "POLLPRI", 2)]
         if r or w or x or timeout == 0:
+            if not parked:
+                checkpoint()
             return r, w, x
         pairs = [(fd, READ) for fd, _ in rmap + xmap] + [(fd, WRITE) for fd, _ in wmap]
         if not pairs:                     # select([], [], [], t) sleeps
@@ -79,6 +89,7 @@ def select(rlist, wlist, xlist, timeout=None):
             return [], [], []
         if not _park_on(pairs, deadline, "SELECT", None):
             return [], [], []
+        parked = True
 
 
 _TOKEN = object()
@@ -122,12 +133,15 @@ class Poll:
             deadline = timeout_to_deadline(math.ceil(timeout) / 1000.0)
         else:
             timeout, deadline = None, None
+        parked = False
         while True:
             p = _o.poll()
             for fd, m in self._fds.items():
                 p.register(fd, m)
             got = p.poll(0)
             if got or timeout == 0:
+                if not parked:
+                    checkpoint()
                 return got
             pairs = []
             for fd, m in self._fds.items():
@@ -140,6 +154,7 @@ class Poll:
                 return []
             if not _park_on(pairs, deadline, "POLL", self):
                 return []
+            parked = True
 
 
 class PollSelector(_o.PollSelector):
@@ -147,9 +162,12 @@ class PollSelector(_o.PollSelector):
 
     def select(self, timeout=None):
         deadline = None if timeout is None else timeout_to_deadline(max(timeout, 0))
+        parked = False
         while True:
             ready = super().select(0)
             if ready or (timeout is not None and timeout <= 0):
+                if not parked:
+                    checkpoint()
                 return ready
             pairs = []
             for key in self.get_map().values():
@@ -162,6 +180,7 @@ class PollSelector(_o.PollSelector):
                 return []
             if not _park_on(pairs, deadline, "SELECTOR", self):
                 return []
+            parked = True
 
 
 DefaultSelector = PollSelector
@@ -184,9 +203,12 @@ if _o.EpollSelector is not None:
         def select(self, timeout=None):
             deadline = None if timeout is None else timeout_to_deadline(
                 max(timeout, 0))
+            parked = False
             while True:
                 ready = super().select(0)
                 if ready or (timeout is not None and timeout <= 0):
+                    if not parked:
+                        checkpoint()
                     return ready
                 if not self.get_map():
                     block("SELECTOR", self, None, None, deadline)
@@ -194,5 +216,6 @@ if _o.EpollSelector is not None:
                 if not _park_on(((self.fileno(), READ),), deadline,
                                 "SELECTOR", self):
                     return []
+                parked = True
 else:
     EpollSelector = None
