@@ -158,13 +158,13 @@ def main(argv=None):
         if m not in MODULES:
             ap.error(f"{m} is not one of the chosen modules: {', '.join(MODULES)}")
     known = {} if args.baseline else read_known()
-    hangs = {t for t, (kind, _) in known.items() if kind == "skip"}
+    not_run = {t for t, (kind, _) in known.items() if kind == "skip"}
 
     rows, unexpected, fixed, everything = [], [], [], {}
     with open(args.log, "a") as log:
         for m in modules:
             t0 = time.monotonic()
-            excl = {t for t in hangs if t.startswith(f"test.{m}.")}
+            excl = {t for t in not_run if t.startswith(f"test.{m}.")}
             outcome, detail, notes = run_module(
                 m, baseline=args.baseline, exclude=excl, stall=args.stall,
                 budget=args.budget, log=log)

@@ -157,8 +157,9 @@ class Poll:
             parked = True
 
 
-class PollSelector(_o.PollSelector):
-    """selectors.PollSelector whose select() parks; also DefaultSelector."""
+class _ParkingSelect:
+    """``select()`` for a stdlib selector class: ask it without blocking,
+    and if nothing is ready park on ``_park_pairs()`` and ask again."""
 
     def select(self, timeout=None):
         deadline = None if timeout is None else timeout_to_deadline(max(timeout, 0))
@@ -169,18 +170,26 @@ class PollSelector(_o.PollSelector):
                 if not parked:
                     checkpoint()
                 return ready
-            pairs = []
-            for key in self.get_map().values():
-                if key.events & _selectors.EVENT_READ:
-                    pairs.append((key.fd, READ))
-                if key.events & _selectors.EVENT_WRITE:
-                    pairs.append((key.fd, WRITE))
+            pairs = self._park_pairs()
             if not pairs:
                 block("SELECTOR", self, None, None, deadline)
                 return []
             if not _park_on(pairs, deadline, "SELECTOR", self):
                 return []
             parked = True
+
+
+class PollSelector(_ParkingSelect, _o.PollSelector):
+    """selectors.PollSelector whose select() parks; also DefaultSelector."""
+
+    def _park_pairs(self):
+        pairs = []
+        for key in self.get_map().values():
+            if key.events & _selectors.EVENT_READ:
+                pairs.append((key.fd, READ))
+            if key.events & _selectors.EVENT_WRITE:
+                pairs.append((key.fd, WRITE))
+        return pairs
 
 
 DefaultSelector = PollSelector
@@ -196,26 +205,11 @@ class SelectSelector(_o.SelectSelector):
 
 
 if _o.EpollSelector is not None:
-    class EpollSelector(_o.EpollSelector):
+    class EpollSelector(_ParkingSelect, _o.EpollSelector):
         """selectors.EpollSelector whose select() parks on its own epoll fd
         (readable when any registered fd is ready)."""
 
-        def select(self, timeout=None):
-            deadline = None if timeout is None else timeout_to_deadline(
-                max(timeout, 0))
-            parked = False
-            while True:
-                ready = super().select(0)
-                if ready or (timeout is not None and timeout <= 0):
-                    if not parked:
-                        checkpoint()
-                    return ready
-                if not self.get_map():
-                    block("SELECTOR", self, None, None, deadline)
-                    return []
-                if not _park_on(((self.fileno(), READ),), deadline,
-                                "SELECTOR", self):
-                    return []
-                parked = True
+        def _park_pairs(self):
+            return ((self.fileno(), READ),) if self.get_map() else ()
 else:
     EpollSelector = None

@@ -23,8 +23,6 @@ from ._base import READ, WRITE, BackendBase, WaiterTable
 
 _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
-_IN_ANY = _IN | _ERRS
-_OUT_ANY = _OUT | _ERRS
 _ONESHOT = _o.EPOLLONESHOT
 
 
@@ -49,42 +47,29 @@ class EpollBackend(BackendBase):
         self._arm(fd, WaiterTable.mask(entry), fresh)
 
     def register(self, fd, events, token):
-        # BackendBase.register with _sync and _arm inlined for the common
-        # case -- the fd's first waiter -- which is every socket wait.
-        if fd == self._wfd:
-            raise ValueError("cannot wait on the poller's own wake-up fd")
+        # BackendBase.register, with the table's bookkeeping inlined for
+        # the common case -- the fd's first waiter -- which is every socket
+        # wait.  A first waiter always re-arms: our record may describe a
+        # closed fd whose number was reused.
         table = self._table
         entry = table.fds.get(fd)
-        if entry is not None and (entry[0] or entry[1]):
+        if (entry is not None and (entry[0] or entry[1])) or fd == self._wfd:
             return BackendBase.register(self, fd, events, token)
         if events == READ:
             table.fds[fd] = [[token], []]
-            kmask = _IN | _ONESHOT
         elif events == WRITE:
             table.fds[fd] = [[], [token]]
-            kmask = _OUT | _ONESHOT
         else:
             raise ValueError("events must be READ or WRITE")
         table.waiting += 1
-        ep = self._ep
         try:
-            if fd in self._armed:
-                try:
-                    ep.modify(fd, kmask)
-                except FileNotFoundError:
-                    ep.register(fd, kmask)
-            else:
-                try:
-                    ep.register(fd, kmask)
-                except FileExistsError:
-                    ep.modify(fd, kmask)
+            self._arm(fd, events, True)
         except PermissionError:          # a regular file: never blocks
             table.remove(fd, token)
             return False
         except BaseException:
             table.remove(fd, token)
             raise
-        self._armed[fd] = events
         return True
 
     def _arm(self, fd, mask, force=False):
@@ -116,43 +101,25 @@ class EpollBackend(BackendBase):
             events = ()
         ready = []
         table = self._table
-        fds = table.fds
-        armed = self._armed
-        wfd = self._wfd
-        taken = 0
         for fd, ev in events:
-            if fd == wfd:
+            if fd == self._wfd:
                 self._waker.drain()
                 continue
             # The one-shot fired: the kernel disarmed this fd.
-            armed[fd] = 0
-            entry = fds.get(fd)
-            if entry is None:
-                continue
-            # WaiterTable.take, inlined: errors and hang-ups wake both ways.
-            readers, writers = entry
-            if readers and ev & _IN_ANY:
-                for t in readers:
-                    ready.append((t, ev))
-                taken += len(readers)
-                entry[0] = readers = []
-            if writers and ev & _OUT_ANY:
-                for t in writers:
-                    ready.append((t, ev))
-                taken += len(writers)
-                entry[1] = writers = []
-            if readers or writers:
-                try:
-                    self._arm(fd, WaiterTable.mask(entry))
-                except OSError:
-                    # fd went bad under the remaining waiters: wake them
-                    # so their own call reports the error.
-                    table.waiting -= taken
-                    taken = 0
-                    table.take(fd, True, True, ready, _ERRS)
-            else:
-                del fds[fd]
-        table.waiting -= taken
+            self._armed[fd] = 0
+            err = ev & _ERRS
+            entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
+            if entry is not None:
+                mask = WaiterTable.mask(entry)
+                if mask:
+                    try:
+                        self._arm(fd, mask)
+                    except OSError:
+                        # fd went bad under the remaining waiters: wake them
+                        # so their own call reports the error.
+                        table.take(fd, True, True, ready, _ERRS)
+                else:
+                    del table.fds[fd]
         return ready
 
     def forget(self, fd):
