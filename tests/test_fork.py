@@ -28,9 +28,14 @@ def test_fork_from_the_main_vthread(tmp_path, carriers):
         # 3.12+ warns of fork() with threads running, as it does without us.
         warnings.filterwarnings("ignore", "This process", DeprecationWarning)
 
+        def say(*parts):
+            # One write per line: parent and child share the pipe, and
+            # print() may write a line in pieces (it does when unbuffered).
+            os.write(1, (" ".join(map(str, parts)) + "\\n").encode())
+
         def ticker():               # must not go on in the child
             while True:
-                print("tick", os.getpid(), flush=True)
+                say("tick", os.getpid())
                 time.sleep(0.01)
         threading.Thread(target=ticker, daemon=True).start()
         time.sleep(0.05)
@@ -41,11 +46,11 @@ def test_fork_from_the_main_vthread(tmp_path, carriers):
             # a sleep -- and the child ends with the script's own status.
             a, b = socket.socketpair()
             threading.Thread(target=lambda: (time.sleep(0.05), b.send(b"hi"))).start()
-            print("child", os.getpid(), "got", a.recv(2), flush=True)
+            say("child", os.getpid(), "got", a.recv(2))
             time.sleep(0.1)
             sys.exit(5)
         _, status = os.waitpid(pid, 0)
-        print("child exit status", os.waitstatus_to_exitcode(status), "pid", pid)
+        say("child exit status", os.waitstatus_to_exitcode(status), "pid", pid)
     """, "--carriers", carriers)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
