@@ -22,6 +22,11 @@ Threads and guards:
   the carrier is asleep and nobody woke it yet; the carrier sets
   ``_sleeping`` under it after re-checking both inboxes and the injection
   queue, so a post is either seen before sleeping or wakes the sleep.
+- ``_doze`` is a real lock, held whenever the carrier is awake.  A carrier
+  with no fd waited on sleeps by acquiring it; its one waker releases it
+  under ``_lock``.  A waker that came after the sleep timed out leaves it
+  released, and the carrier takes it back under ``_lock`` before it
+  clears ``_notified``, so it is never released twice.
 - ``runq`` and ``stealable`` are deques, whose single operations are
   atomic (GIL, or the deque's own lock on free-threaded builds).  Other
   carriers only ``pop()`` claims from ``stealable``.  A claim is the list
@@ -45,6 +50,8 @@ from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
 _INJECT_TAKE = 64     # injected vthreads taken per loop
+_DOZE = "doze"        # how a carrier sleeps: on _doze (no fd waited on)...
+_POLL = "poll"        # ... or in its poller
 MAX_SLEEP = 3600.0    # longest poll() timeout: epoll rejects huge ones, and
                       # a far-away timer is simply re-examined after an hour
 
@@ -67,8 +74,10 @@ class Carrier:
         self._lock = _o.allocate_lock()
         self._ready_in = []
         self._calls_in = []
-        self._sleeping = False
+        self._sleeping = None       # None, or how it sleeps: _DOZE / _POLL
         self._notified = False
+        self._doze = _o.allocate_lock()
+        self._doze.acquire()        # held whenever the carrier is awake
         self._stopped = False
         self._multi = multi
 
@@ -87,10 +96,8 @@ class Carrier:
     def _post(self, inbox, item):
         with self._lock:
             inbox.append(item)
-            wake = self._sleeping and not self._notified
-            if wake:
-                self._notified = True
-        if wake:
+            how = self._claim_wake()
+        if how is _POLL:
             self.poller.wake()
 
     def wake_if_sleeping(self):
@@ -98,12 +105,25 @@ class Carrier:
         if not self._sleeping:        # hint; re-checked under the lock
             return False
         with self._lock:
-            wake = self._sleeping and not self._notified
-            if wake:
-                self._notified = True
-        if wake:
+            how = self._claim_wake()
+        if how is _POLL:
             self.poller.wake()
-        return wake
+        return how is not None
+
+    def _claim_wake(self):
+        """Under ``_lock``: become the one waker of the current sleep.
+
+        Returns None (awake, or somebody already woke it), _DOZE (woken
+        here, by releasing ``_doze``) or _POLL (the caller must wake the
+        poller, after dropping the lock: that is a syscall).
+        """
+        how = self._sleeping
+        if how is None or self._notified:
+            return None
+        self._notified = True
+        if how is _DOZE:
+            self._doze.release()
+        return how
 
     # --- owner-thread helpers used by vthreads ----------------------------
 
@@ -276,21 +296,36 @@ class Carrier:
         if rt.closing and not self.live and not rt.injected:
             self._stopped = True
             return
-        # Nothing to run: sleep in the poller until a timer, an fd or a post.
+        # Nothing to run: sleep until a timer, an fd or a post.  With no fd
+        # waited on, the sleep is a plain lock (a futex): cheaper to enter
+        # and to wake than the poller, which no event could wake anyway.
+        how = _POLL if poller.waiting else _DOZE
         with self._lock:
             if self._ready_in or self._calls_in or rt.injected:
                 sleep = False
             else:
-                sleep = self._sleeping = True
+                sleep = True
+                self._sleeping = how
         if sleep:
             timers = self.timers
             timeout = min(max(timers[0][0] - _o.monotonic(), 0.0),
                           MAX_SLEEP) if timers else None
+            events = ()
+            woken = False
             try:
-                events = poller.poll(timeout)
+                if how is _POLL:
+                    events = poller.poll(timeout)
+                else:
+                    woken = self._doze.acquire(True, -1 if timeout is None
+                                               else timeout)
             finally:
                 with self._lock:
-                    self._sleeping = self._notified = False
+                    if how is _DOZE and self._notified and not woken:
+                        # The waker released after the timeout: take it
+                        # back, so _doze is held again whenever awake.
+                        self._doze.acquire(False)
+                    self._sleeping = None
+                    self._notified = False
             self._fire_io(events)
         # A post after the flag went down is seen here or at the next
         # _maintain, which re-checks under the lock before sleeping.

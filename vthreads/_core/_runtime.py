@@ -283,7 +283,10 @@ def _after_fork():
     rt.size = 1
     rt.injected.clear()
     c._multi = False
-    c._sleeping = c._notified = False
+    c._sleeping = None
+    c._notified = False
+    c._doze = _o.allocate_lock()
+    c._doze.acquire()
     c.thread = None             # the child's only thread: nobody joins it
     c.poller.after_fork()
     c.live = {me} if me is not None else set()
