@@ -46,6 +46,7 @@ from ._switch import VGreenlet, enter, getcurrent
 from ._ticket import TIMEOUT
 from ._vthread import RUNNING
 from ._completion import stripe
+from ._spin import spin_yield, spins
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
@@ -316,6 +317,10 @@ class Carrier:
                 if how is _POLL:
                     events = poller.poll(timeout)
                 else:
+                    for _ in range(spins()):      # free-threaded only
+                        if self._ready_in or self._calls_in:
+                            break
+                        spin_yield()
                     woken = self._doze.acquire(True, -1 if timeout is None
                                                else timeout)
             finally:

@@ -23,6 +23,7 @@ Guards:
 from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
+from ._spin import spin_yield, spins
 from ._switch import getcurrent
 from ._ticket import INTERRUPT, TIMEOUT, Ticket
 
@@ -100,6 +101,10 @@ class ThreadTask:
             return INTERRUPT
         lock = ticket.lock
         try:
+            for _ in range(spins()):      # free-threaded builds only
+                if not ticket:
+                    break
+                spin_yield()
             if deadline is None:
                 lock.acquire()
             else:
