@@ -8,6 +8,11 @@ Each server is the same h11 handler loop in its own subprocess: vthreads
 code under gevent's monkeypatching) and uvloop (an asyncio Protocol-free
 streams version).  wrk (Debian's package) drives each with C keep-alive
 connections on one thread; the servers alternate, R rounds, median req/s.
+
+It also reports each server's CPU time (user + system, from /proc) per
+request.  A server with one carrier runs at one core, so its throughput is
+about 1 / (CPU per request); that figure moves less with the machine's
+noise than req/s does, since wrk and neighbours share the two cores.
 """
 
 import argparse
@@ -104,6 +109,12 @@ def free_port():
     return port
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one(mode, seconds, connections):
     port = free_port()
     code = ASYNC_SERVER if mode == "uvloop" else BLOCKING_SERVER
@@ -114,12 +125,15 @@ def one(mode, seconds, connections):
     try:
         if srv.stdout.readline().strip() != "ready":
             raise RuntimeError(srv.stderr.read())
+        cpu0 = cpu_seconds(srv.pid)
         out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
                               f"http://127.0.0.1:{port}/"],
                              capture_output=True, text=True, timeout=seconds + 60).stdout
+        cpu = cpu_seconds(srv.pid) - cpu0
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        n = int(re.search(r"(\d+) requests in", out).group(1))
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-        return float(m.group(1)), (errors.group(0) if errors else "")
+        return float(m.group(1)), cpu / n * 1e6, (errors.group(0) if errors else "")
     finally:
         srv.send_signal(signal.SIGTERM)
         try:
@@ -136,19 +150,24 @@ def main():
     a = ap.parse_args()
     modes = ["vthreads", "gevent", "uvloop"]
     rates = {m: [] for m in modes}
+    cpus = {m: [] for m in modes}
     notes = {}
     for _ in range(a.repeat):
         for m in modes:
-            rate, err = one(m, a.seconds, a.connections)
+            rate, cpu, err = one(m, a.seconds, a.connections)
             rates[m].append(rate)
+            cpus[m].append(cpu)
             if err:
                 notes[m] = err
     med = {m: statistics.median(v) for m, v in rates.items()}
+    cpu = {m: statistics.median(v) for m, v in cpus.items()}
     print(f"wrk -t1 -c{a.connections} -d{a.seconds}s, {a.repeat} alternated rounds, median")
-    print("| server | requests/s | vthreads vs it |")
-    print("|---|---|---|")
+    print("| server | requests/s | vthreads vs it | server CPU µs/request "
+          "| vthreads vs it |")
+    print("|---|---|---|---|---|")
     for m in modes:
-        print(f"| {m} | {med[m]:,.0f} | {med['vthreads'] / med[m]:.2f} |"
+        print(f"| {m} | {med[m]:,.0f} | {med['vthreads'] / med[m]:.2f} "
+              f"| {cpu[m]:.1f} | {cpu[m] / cpu['vthreads']:.2f} |"
               + (f" {notes[m]}" if m in notes else ""))
 
 

@@ -26,8 +26,10 @@ _ERRS = _o.EPOLLERR | _o.EPOLLHUP
 _ONESHOT = _o.EPOLLONESHOT
 
 
-def _kernel_mask(mask):
-    return ((_IN if mask & READ else 0) | (_OUT if mask & WRITE else 0)) | _ONESHOT
+# Our READ/WRITE mask -> epoll's, always one-shot.  A table: this is on
+# every park.
+_KERNEL_MASK = tuple(((_IN if m & READ else 0) | (_OUT if m & WRITE else 0))
+                     | _ONESHOT for m in range((READ | WRITE) + 1))
 
 
 class EpollBackend(BackendBase):
@@ -76,7 +78,7 @@ class EpollBackend(BackendBase):
         armed = self._armed.get(fd)
         if armed == mask and not force:
             return
-        kmask = _kernel_mask(mask)
+        kmask = _KERNEL_MASK[mask]
         if armed is None:
             try:
                 self._ep.register(fd, kmask)
