@@ -231,3 +231,57 @@ def test_run_coroutine_errors_and_cancellation():
         with pytest.raises(RuntimeError, match="block the loop"):
             vthreads.run_coroutine(coro, asyncio.get_running_loop())
     asyncio.run(inside())
+
+
+# A grant that lands in the same loop iteration as the task's cancellation:
+# the loop thread itself makes room (firing the parked coroutine's ticket)
+# and then cancels the task before the wake-up callback runs.  The item was
+# delivered, so the call must not report a cancellation.
+
+def _grant_then_cancel(wait, grant):
+    async def main():
+        task = asyncio.create_task(wait())
+        for _ in range(3):
+            await asyncio.sleep(0)          # the task parks
+        got = grant()                       # fires its ticket: delivered
+        task.cancel()                       # ... and the cancel arrives
+        try:
+            outcome = ("returned", await task)
+        except asyncio.CancelledError:
+            outcome = ("cancelled", None)
+        return outcome, got
+
+    return asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_put_async_that_delivered_is_not_reported_cancelled():
+    q = vthreads.Queue(1)
+    q.put("first")
+    outcome, got = _grant_then_cancel(lambda: q.put_async("second"),
+                                      q.get_nowait)
+    assert got == "first"
+    assert q.get_nowait() == "second"      # the parked item went in ...
+    assert outcome == ("returned", None)   # ... so put_async says so
+
+
+def test_send_async_that_delivered_is_not_reported_cancelled():
+    ch = vthreads.Channel()
+    outcome, got = _grant_then_cancel(lambda: ch.send_async("v"),
+                                      ch.recv_nowait)
+    assert got == "v"
+    assert outcome == ("returned", None)
+
+
+def test_get_async_granted_then_cancelled_gives_the_item_back():
+    q = vthreads.Queue()
+    outcome, _ = _grant_then_cancel(q.get_async, lambda: q.put_nowait("x"))
+    assert outcome == ("cancelled", None)
+    assert q.get_nowait() == "x"           # back in the queue, not lost
+
+
+def test_acquire_async_granted_then_cancelled_releases():
+    lock = vthreads.Lock()
+    lock.acquire()
+    outcome, _ = _grant_then_cancel(lock.acquire_async, lock.release)
+    assert outcome == ("cancelled", None)
+    assert not lock.locked()

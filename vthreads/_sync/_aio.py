@@ -7,8 +7,16 @@ carrier, a plain thread or a coroutine on another loop can wake it.
 
 asyncio cancellation (and ``timeout=``) retracts the ticket.  If a grant
 won the ticket first, the coroutine waits for that grant to land -- the
-winner writes the value before it resumes -- and then hands it back
-through the primitive's unregister, exactly as a vthread would.
+winner writes the value, then resumes the waiter, whose ``_land`` runs on
+the loop -- and then:
+- hands it back through the primitive's unregister and raises, where a
+  grant can be handed back (a lock's ownership, a received item);
+- or, where it cannot (a put or send whose item was already taken in),
+  returns it as if the cancellation had come a moment later: raising
+  would tell the caller the item was not delivered.  ``keep`` says which
+  grants these are.  Under ``wait_for`` or ``asyncio.timeout`` the call
+  then simply returns; a bare ``Task.cancel()`` is absorbed, as asyncio
+  lets a task do.
 
 Also here: ``join_async`` (await a vthread) and ``run_coroutine`` (park a
 vthread or thread on a coroutine).
@@ -25,37 +33,53 @@ from .._core import (INTERRUPT, TIMEOUT, Cancelled, Ticket, block,
 
 
 class _AsyncWaiter:
-    __slots__ = ("loop", "fut")
+    __slots__ = ("loop", "fut", "landed", "settled")
 
     def __init__(self, loop, fut):
         self.loop, self.fut = loop, fut
+        self.landed = False         # loop thread only, like the rest
+        self.settled = None         # a future _settle waits on, if any
 
     def _resume(self, ticket):
         try:
-            self.loop.call_soon_threadsafe(_set_done, self.fut)
+            self.loop.call_soon_threadsafe(self._land)
         except RuntimeError:        # the loop is closed: nobody is waiting
             pass
 
+    def _land(self):
+        """On the loop: the winner's value is in the ticket."""
+        self.landed = True
+        if not self.fut.done():
+            self.fut.set_result(None)
+        s = self.settled
+        if s is not None and not s.done():
+            s.set_result(None)
 
-def _set_done(fut):
-    if not fut.done():
-        fut.set_result(None)
 
-
-async def _settle(fut):
-    """Wait for a grant already on its way, whatever else happens."""
-    while not fut.done():
+async def _settle(waiter):
+    """Wait, whatever else happens, for a grant whose winner has claimed
+    the ticket but may not have written its value yet.  (``fut`` is no
+    guide: a cancellation of the task cancels it.)"""
+    if waiter.landed:
+        return
+    waiter.settled = s = waiter.loop.create_future()
+    while not s.done():
         try:
-            await asyncio.shield(fut)
+            await asyncio.shield(s)
         except asyncio.CancelledError:
             pass
 
 
-async def park_async(register, unregister, timeout=None):
-    """The coroutine twin of ``block``: the waker's value, or TIMEOUT."""
+async def park_async(register, unregister, timeout=None, keep=None):
+    """The coroutine twin of ``block``: the waker's value, or TIMEOUT.
+
+    ``keep(value)``: True for a grant that cannot be handed back, which a
+    cancellation arriving after it must not undo (see the module doc).
+    """
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
-    ticket = Ticket((_AsyncWaiter(loop, fut),))
+    waiter = _AsyncWaiter(loop, fut)
+    ticket = Ticket((waiter,))
     register(ticket)
     try:
         if timeout is None:
@@ -67,11 +91,14 @@ async def park_async(register, unregister, timeout=None):
                 if ticket.retract(TIMEOUT):
                     unregister(ticket)
                     return TIMEOUT
-                await _settle(fut)
-    except BaseException:
+                await _settle(waiter)
+    except BaseException as e:
         if not ticket.retract(INTERRUPT):
-            await _settle(fut)      # a grant won: let it land, then give back
-        unregister(ticket)
+            await _settle(waiter)   # a grant won: let it land, then ...
+            if (keep is not None and isinstance(e, asyncio.CancelledError)
+                    and keep(ticket.value)):
+                return ticket.value     # ... keep it: it was delivered
+        unregister(ticket)          # ... or give it back
         raise
     return ticket.value
 

@@ -267,6 +267,11 @@ class _Selector:
             if not self.cases[i].is_send:
                 _undo_recv(self.cases[i].ch, value)
 
+    def sent(self, value):
+        """A grant for one of our send cases: the value was taken, so a
+        cancellation cannot undo it (park_async's ``keep``)."""
+        return type(value) is tuple and self.cases[value[0]].is_send
+
     def done(self, outcome):
         """After a park: leave the other channels; RETRY or the result."""
         _forget(self.cases, self.registered[-1])
@@ -307,7 +312,8 @@ async def select_async(*cases, timeout=None):
     outcome = sel.now()
     while outcome is None or outcome is _RETRY:
         left = None if end is None else max(end - _o.monotonic(), 0)
-        outcome = sel.done(await park_async(sel.register, sel.unregister, left))
+        outcome = sel.done(await park_async(sel.register, sel.unregister,
+                                            left, keep=sel.sent))
     return _result(outcome)
 
 

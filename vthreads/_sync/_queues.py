@@ -40,6 +40,11 @@ ShutDown = getattr(_queue, "ShutDown", _ShutDown)
 
 _SHUT = object()      # ticket value: the queue was shut down under the waiter
 
+def _delivered(value):
+    """A put's grant: its item went in, which a cancellation cannot undo."""
+    return value is True
+
+
 # The queue API's own ``block`` argument shadows the park function here.
 _park = block
 
@@ -122,7 +127,7 @@ class Queue:
         if not self._put_now(item):
             _put_outcome(await park_async(
                 lambda t: self._register_put(t, item), self._unregister_put,
-                timeout))
+                timeout, keep=_delivered))
 
     def _put_now(self, item):
         with self._mutex:
