@@ -154,6 +154,24 @@ def test_close_wakes_a_waiter_with_ebadf(where):
     b.close()
 
 
+def test_a_thread_fd_ticket_fired_before_the_thread_parks():
+    # close() in another thread can fire a plain thread's fd ticket after
+    # recv() registered it and before the thread starts polling (the test
+    # above lost that race now and then: the closer found no wake-up fd).
+    from vthreads._core._threadtask import ThreadTask
+    box = []
+
+    def fresh_thread():
+        ticket = ThreadTask()._new_ticket(io=True)
+        box.append(ticket.fire(1))      # 1: "readable", as the poller says
+
+    t = threading.Thread(target=fresh_thread)
+    t.start()
+    t.join(10)
+    assert box == [True]
+
+
+
 def test_two_readers_same_direction_get_a_clear_error():
     a, b = socketpair()
     with a, b:

@@ -60,6 +60,10 @@ class ThreadTask:
         t = Ticket((self,))
         if io:
             t.lock = None
+            if self._waker is None:
+                # Before the ticket is registered: a waker may fire it
+                # (a close() in another thread) before _park_io starts.
+                self._waker = Waker()
         else:
             t.lock = lock = _o.allocate_lock()
             lock.acquire()
@@ -119,9 +123,7 @@ class ThreadTask:
     def _park_io(self, ticket, pairs, reason, obj, deadline):
         """Block in poll() until one of ``pairs`` ((fd, READ|WRITE), ...)
         is ready, the deadline passes, or a waker fires the ticket."""
-        waker = self._waker
-        if waker is None:
-            waker = self._waker = Waker()
+        waker = self._waker             # made with the ticket
         if not self._begin(ticket, reason, obj):
             return INTERRUPT
         try:
