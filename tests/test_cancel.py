@@ -398,3 +398,24 @@ def test_sleep_bad_input():
     with pytest.raises(TypeError):
         vthreads.sleep("1")
     vthreads.sleep(0)        # a checkpoint in a plain thread
+
+
+def test_a_park_abandoned_after_a_waker_won_waits_for_its_grant():
+    # KeyboardInterrupt can leave a plain thread's park in the instant
+    # between a waker's claim of the ticket and its write of the value.
+    # The give-back must still see the grant, or a lock or item is lost.
+    from vthreads._core import block
+    from vthreads._sync._waitq import granted
+    seen = []
+
+    def register(ticket):
+        task = ticket.claim()                   # a waker won the ticket ...
+        threading.Timer(0.05, ticket.deliver, (task, "grant")).start()
+        raise KeyboardInterrupt                 # ... and the parker leaves
+
+    def unregister(ticket):
+        seen.append(granted(ticket))
+
+    with pytest.raises(KeyboardInterrupt):
+        block("TEST", None, register, unregister)   # a plain thread's park
+    assert seen == [True]

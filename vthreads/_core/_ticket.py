@@ -51,8 +51,10 @@ class Ticket(list):
     def claim(self):
         """Claim without resuming yet: the task, or None if already claimed.
 
-        The claimer must then call ``deliver`` exactly once.  For a waker
-        that has to decide what to deliver only after it won.
+        The claimer must then call ``deliver`` exactly once, or at least
+        set ``value`` (``block`` waits for the value of a ticket it could
+        not retract).  For a waker that has to decide what to deliver only
+        after it won.
         """
         try:
             return self.pop()

@@ -20,7 +20,7 @@ mutex, one at a time, never holding two.  Threads: any.
 from collections import deque
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block, timeout_to_deadline
+from .._core import INTERRUPT, TIMEOUT, block, timeout_to_deadline
 from ._aio import park_async
 from ._waitq import WaitQueue, granted
 
@@ -249,7 +249,13 @@ class _Selector:
                 # racing for it), then do the operation we won it for.
                 task = ticket.claim()
                 if task is not None:
-                    now = self._try_now()
+                    try:
+                        now = self._try_now()
+                    except BaseException:
+                        # Claimed, nothing done: say so, for block()'s
+                        # clean-up, which waits for a claimed ticket's value.
+                        ticket.value = INTERRUPT
+                        raise
                     ticket.deliver(task, _RETRY if now is None else now)
                 return
             for i, c in enumerate(self.cases):
