@@ -27,7 +27,6 @@ TIMEOUT_MAX = _thread.TIMEOUT_MAX
 thread_count = _thread._count
 interrupt_main = _thread.interrupt_main
 register_at_fork = os.register_at_fork
-pipe = os.pipe
 set_blocking = os.set_blocking
 get_ident = _thread.get_ident
 Thread = threading.Thread

@@ -115,7 +115,7 @@ def _wakeup_pipe():
     thread also waits for ``r`` to be readable.  If the program has a
     wake-up fd of its own, it is left alone (and this help is lost)."""
     try:
-        r, w = _o.pipe()
+        r, w = _o.os_pipe()
     except OSError:
         return None, None
     _o.set_blocking(r, False)

@@ -234,10 +234,6 @@ class socket(_Base):
         # Not ready: wait first, then go on as _retry does.
         deadline = self._deadline()
         self._wait(READ, deadline, "SOCKET_RECV")
-        try:                   # readable now, nearly always
-            return _Base.recv(self, *args)
-        except BlockingIOError:
-            pass
         return self._retry(_Base.recv, READ, "SOCKET_RECV", 2, self, *args,
                            _deadline=deadline)
 

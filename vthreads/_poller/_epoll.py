@@ -48,32 +48,6 @@ class EpollBackend(BackendBase):
     def _sync(self, fd, entry, fresh):
         self._arm(fd, WaiterTable.mask(entry), fresh)
 
-    def register(self, fd, events, token):
-        # BackendBase.register, with the table's bookkeeping inlined for
-        # the common case -- the fd's first waiter -- which is every socket
-        # wait.  A first waiter always re-arms: our record may describe a
-        # closed fd whose number was reused.
-        table = self._table
-        entry = table.fds.get(fd)
-        if (entry is not None and (entry[0] or entry[1])) or fd == self._wfd:
-            return BackendBase.register(self, fd, events, token)
-        if events == READ:
-            table.fds[fd] = [[token], []]
-        elif events == WRITE:
-            table.fds[fd] = [[], [token]]
-        else:
-            raise ValueError("events must be READ or WRITE")
-        table.waiting += 1
-        try:
-            self._arm(fd, events, True)
-        except PermissionError:          # a regular file: never blocks
-            table.remove(fd, token)
-            return False
-        except BaseException:
-            table.remove(fd, token)
-            raise
-        return True
-
     def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)
         if armed == mask and not force:

@@ -40,6 +40,7 @@ ShutDown = getattr(_queue, "ShutDown", _ShutDown)
 
 _SHUT = object()      # ticket value: the queue was shut down under the waiter
 
+
 def _delivered(value):
     """A put's grant: its item went in, which a cancellation cannot undo."""
     return value is True
