@@ -8,6 +8,8 @@ The hub is the carrier thread's main greenlet.  Its loop:
      there is work, else blocking until the next timer or a wake-up;
   4. run up to BATCH ready vthreads (they also hand over to each other
      directly, see _switch), then go back to 1.
+A parking vthread that finds nothing ready runs 1-3 itself, on its own
+stack (``doze_in_place``), instead of switching to the hub to do it.
 The run queue is one FIFO for everything: spawned, woken by a timer, by an
 fd or by another task.  (Putting timer and fd wake-ups at the front was
 tried: it starved older ready vthreads under sustained I/O -- wrk saw
@@ -190,6 +192,20 @@ class Carrier:
         vt._state = RUNNING
         self.live.add(vt)
         return g
+
+    def doze_in_place(self):
+        """From a parking vthread that found nothing to run: do the hub's
+        look-around (posts, timers, fds, and the sleep if there is still
+        nothing to do) on the vthread's own stack.
+
+        When the wake-up is for this same vthread -- a ping-pong with
+        another thread, one connection's request and response -- it then
+        goes on without any greenlet switch, where the hub would cost a
+        switch out and a switch back in.  The caller goes to the hub
+        anyway if what came is for somebody else and unstarted.
+        """
+        self._maintain()
+        self.budget = BATCH
 
     # --- the hub ------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import traceback
 
 from .. import _originals as _o
 from ._runtime import current_runtime
+from ._switch import getcurrent
 
 
 _CORE = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -34,7 +35,14 @@ def _describe(carrier, out, done):
         try:
             for vt in sorted(carrier.live, key=lambda v: v.ident):
                 g = vt._g
-                frame = g.gr_frame if g is not None else None
+                if g is None:
+                    frame = None
+                elif g is getcurrent():
+                    # The carrier dozes inside this vthread's park (see
+                    # Carrier.doze_in_place): its frames are live ones.
+                    frame = sys._getframe()
+                else:
+                    frame = g.gr_frame
                 stack = _user_stack(frame) if frame is not None else []
                 out.append((repr(vt), stack))
             out.append(("", [f"{len(carrier.runq)} queued to run, "

@@ -4,7 +4,9 @@
 carrier's hub enters vthreads with ``enter``; a vthread leaves -- to park
 or to yield -- with ``leave``, which hands the carrier straight to the next
 ready vthread when there is one (one switch instead of two through the
-hub) and to the hub otherwise.  Cancellation and wake-ups never switch:
+hub).  When there is none, it sleeps right there (``doze_in_place``), and
+if the wake-up is its own it goes on without a switch; else it switches to
+what became ready, or to the hub.  Cancellation and wake-ups never switch:
 they fire a ticket, and the woken vthread is switched to by these two.
 
 Threads: a carrier's own thread only.  A greenlet can never be switched to
@@ -35,6 +37,13 @@ def leave(carrier):
     come from (a ticket, the run queue); picking itself returns at once.
     """
     g = carrier.pick()
+    if g is None and not carrier.runq:
+        # Nothing is ready: sleep here rather than in the hub, and if the
+        # wake-up is our own, carry on without switching at all.
+        carrier.doze_in_place()
+        g = carrier.pick()
+        if g is getcurrent():
+            return
     if g is None:
         carrier.hub.switch()
     else:
