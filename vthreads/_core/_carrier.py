@@ -48,7 +48,7 @@ from ._switch import VGreenlet, enter, getcurrent
 from ._ticket import TIMEOUT
 from ._vthread import RUNNING
 from ._completion import stripe
-from ._spin import spin_yield, spins
+from ._spin import CAN_SPIN, spin_yield, spins
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
@@ -333,7 +333,7 @@ class Carrier:
                 if how is _POLL:
                     events = poller.poll(timeout)
                 else:
-                    for _ in range(spins()):      # free-threaded only
+                    for _ in range(spins() if CAN_SPIN else 0):
                         if self._ready_in or self._calls_in:
                             break
                         spin_yield()
@@ -347,7 +347,8 @@ class Carrier:
                         self._doze.acquire(False)
                     self._sleeping = None
                     self._notified = False
-            self._fire_io(events)
+            if events:
+                self._fire_io(events)
         # A post after the flag went down is seen here or at the next
         # _maintain, which re-checks under the lock before sleeping.
         if self._ready_in or self._calls_in:

@@ -23,9 +23,12 @@ spin_yield = os.sched_yield if hasattr(os, "sched_yield") else None
 _gil_enabled = getattr(sys, "_is_gil_enabled", None)
 _multi_cpu = (os.cpu_count() or 1) > 1
 
+# False where spins() would always be 0 (a build without
+# sys._is_gil_enabled has the GIL for good; no sched_yield; one CPU), so
+# a parker need not even ask: this is on every park.
+CAN_SPIN = _gil_enabled is not None and spin_yield is not None and _multi_cpu
+
 
 def spins():
-    """How many times a parker may yield before it sleeps."""
-    if _gil_enabled is None or spin_yield is None or not _multi_cpu:
-        return 0
+    """How many times a parker may yield before it sleeps (CAN_SPIN only)."""
     return 0 if _gil_enabled() else SPINS

@@ -23,7 +23,7 @@ Guards:
 from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
-from ._spin import spin_yield, spins
+from ._spin import CAN_SPIN, spin_yield, spins
 from ._switch import getcurrent
 from ._ticket import INTERRUPT, TIMEOUT, Ticket
 
@@ -105,7 +105,7 @@ class ThreadTask:
             return INTERRUPT
         lock = ticket.lock
         try:
-            for _ in range(spins()):      # free-threaded builds only
+            for _ in range(spins() if CAN_SPIN else 0):   # free-threaded
                 if not ticket:
                     break
                 spin_yield()

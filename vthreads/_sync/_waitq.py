@@ -35,10 +35,10 @@ class WaitQueue:
         return len(self._q)
 
     def add(self, ticket, extra=None):
-        self._q[ticket_key(ticket)] = (ticket, extra)
+        self._q[id(ticket)] = (ticket, extra)
 
     def remove(self, ticket):
-        self._q.pop(ticket_key(ticket), None)
+        self._q.pop(id(ticket), None)
 
     def pop(self):
         """The oldest (ticket, extra), or None."""
@@ -63,6 +63,3 @@ class WaitQueue:
             n += ticket.fire(value)
         return n
 
-
-def ticket_key(ticket):
-    return id(ticket)
