@@ -11,6 +11,7 @@ PKG = pathlib.Path(__file__).resolve().parent.parent / "vthreads"
 # or below.
 LAYERS = {
     "_originals": 0,
+    "_spot_c": 0,       # built from native/spot.c; imports nothing
     "_poller": 1,
     "_core": 2,
     "_sync": 3,

@@ -29,6 +29,11 @@ Threads and guards:
   under ``_lock``.  A waker that came after the sleep timed out leaves it
   released, and the carrier takes it back under ``_lock`` before it
   clears ``_notified``, so it is never released twice.
+- With the C parking spots (``_spot``) a carrier dozes on its ``_spot``
+  instead of ``_doze``: the waker claims the sleep under ``_lock`` as
+  above and unparks the spot after dropping it.  An unpark that comes
+  after the sleep ended only makes a later doze return early, and the
+  loop re-checks before sleeping again.
 - ``runq`` and ``stealable`` are deques, whose single operations are
   atomic (GIL, or the deque's own lock on free-threaded builds).  Other
   carriers only ``pop()`` claims from ``stealable``.  A claim is the list
@@ -49,6 +54,7 @@ from ._ticket import TIMEOUT
 from ._vthread import RUNNING
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
+from . import _spot
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
@@ -81,6 +87,8 @@ class Carrier:
         self._notified = False
         self._doze = _o.allocate_lock()
         self._doze.acquire()        # held whenever the carrier is awake
+        # With the C helpers the carrier dozes on a spot instead.
+        self._spot = _spot.new_spot() if _spot.AVAILABLE else None
         self._stopped = False
         self._multi = multi
 
@@ -100,8 +108,8 @@ class Carrier:
         with self._lock:
             inbox.append(item)
             how = self._claim_wake()
-        if how is _POLL:
-            self.poller.wake()
+        if how is not None:
+            self._finish_wake(how)
 
     def wake_if_sleeping(self):
         """Wake the carrier if it sleeps; True if this call woke it."""
@@ -109,24 +117,31 @@ class Carrier:
             return False
         with self._lock:
             how = self._claim_wake()
-        if how is _POLL:
-            self.poller.wake()
+        if how is not None:
+            self._finish_wake(how)
         return how is not None
 
     def _claim_wake(self):
         """Under ``_lock``: become the one waker of the current sleep.
 
-        Returns None (awake, or somebody already woke it), _DOZE (woken
-        here, by releasing ``_doze``) or _POLL (the caller must wake the
-        poller, after dropping the lock: that is a syscall).
+        Returns None (awake, or somebody already woke it) or how it
+        sleeps; the caller then calls ``_finish_wake`` after dropping the
+        lock (a syscall, or a spin-free C call).  A ``_doze`` sleep is
+        woken here already, by releasing the lock.
         """
         how = self._sleeping
         if how is None or self._notified:
             return None
         self._notified = True
-        if how is _DOZE:
+        if how is _DOZE and self._spot is None:
             self._doze.release()
         return how
+
+    def _finish_wake(self, how):
+        if how is _POLL:
+            self.poller.wake()
+        elif self._spot is not None:
+            _spot.unpark(self._spot)
 
     # --- owner-thread helpers used by vthreads ----------------------------
 
@@ -213,6 +228,8 @@ class Carrier:
         """The carrier thread's body."""
         self.hub = getcurrent()
         self.thread_id = _o.get_ident()
+        if self._spot is not None:
+            _spot.adopt(self._spot)     # it names this thread as a waker
         self.runtime._carrier_started(self)
         try:
             while not self._stopped:
@@ -332,6 +349,10 @@ class Carrier:
             try:
                 if how is _POLL:
                     events = poller.poll(timeout)
+                elif self._spot is not None:
+                    # A wake-up, a stale one from an earlier sleep, or a
+                    # spurious return: the loop re-checks either way.
+                    _spot.park(self._spot, timeout)
                 else:
                     for _ in range(spins() if CAN_SPIN else 0):
                         if self._ready_in or self._calls_in:
@@ -341,7 +362,8 @@ class Carrier:
                                                else timeout)
             finally:
                 with self._lock:
-                    if how is _DOZE and self._notified and not woken:
+                    if how is _DOZE and self._notified and not woken \
+                            and self._spot is None:
                         # The waker released after the timeout: take it
                         # back, so _doze is held again whenever awake.
                         self._doze.acquire(False)

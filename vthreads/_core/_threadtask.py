@@ -17,6 +17,11 @@ Guards:
   thread) keeps a stale ticket -- left behind when KeyboardInterrupt
   lands mid-park in the main thread -- from releasing a later park.
   An fd park's ticket has no lock: its waker writes ``_waker`` instead.
+- With the C parking spots (``_spot``), a lock-park's ticket has
+  ``lock = _SPOT`` instead: the thread parks on its own spot, and the
+  waker unparks it after writing the value.  A spot may wake for an
+  earlier ticket's late unpark or for nothing, so the park loops until
+  its ticket is claimed and its value written.
 - ``_scopes`` belongs to the owner thread.
 """
 
@@ -24,16 +29,18 @@ from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
 from ._spin import CAN_SPIN, spin_yield, spins
+from . import _spot
 from ._switch import getcurrent
 from ._ticket import INTERRUPT, TIMEOUT, Ticket
 
 _TIMEOUT_MAX = 2**31 / 1000.0  # lock.acquire and poll() both cap here
 
 _local = _o.ThreadLocal()
+_SPOT = "spot"      # ticket.lock of a park on the thread's spot
 
 
 class ThreadTask:
-    __slots__ = ("_mutex", "_ticket", "_interrupted",
+    __slots__ = ("_mutex", "_ticket", "_interrupted", "_spot",
                  "_scopes", "_waker", "_reason", "_waiting_on", "ident",
                  "__weakref__")
 
@@ -46,6 +53,7 @@ class ThreadTask:
         self._interrupted = False
         self._scopes = []
         self._waker = None
+        self._spot = None           # made at the first park on a spot
         self._reason = None
         self._waiting_on = None
         self.ident = _o.get_ident()
@@ -64,6 +72,10 @@ class ThreadTask:
                 # Before the ticket is registered: a waker may fire it
                 # (a close() in another thread) before _park_io starts.
                 self._waker = Waker()
+        elif _spot.AVAILABLE:
+            t.lock = _SPOT
+            if self._spot is None:
+                self._spot = _spot.my_spot()
         else:
             t.lock = lock = _o.allocate_lock()
             lock.acquire()
@@ -73,6 +85,8 @@ class ThreadTask:
         lock = ticket.lock
         if lock is None:
             self._waker.wake()
+        elif lock is _SPOT:
+            _spot.unpark(self._spot)
         else:
             lock.release()
 
@@ -103,22 +117,45 @@ class ThreadTask:
     def _park(self, ticket, reason, obj, deadline):
         if not self._begin(ticket, reason, obj):
             return INTERRUPT
-        lock = ticket.lock
         try:
-            for _ in range(spins() if CAN_SPIN else 0):   # free-threaded
-                if not ticket:
-                    break
-                spin_yield()
-            if deadline is None:
-                lock.acquire()
+            if ticket.lock is _SPOT:
+                self._wait_spot(ticket, deadline)
             else:
-                timeout = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX)
-                if not lock.acquire(True, timeout):
-                    if not ticket.retract(TIMEOUT):
-                        lock.acquire()    # a wake-up won the race; wait for it
+                self._wait_lock(ticket, deadline)
         finally:
             self._end()
         return ticket.value
+
+    def _wait_lock(self, ticket, deadline):
+        lock = ticket.lock
+        for _ in range(spins() if CAN_SPIN else 0):   # free-threaded
+            if not ticket:
+                break
+            spin_yield()
+        if deadline is None:
+            lock.acquire()
+        else:
+            timeout = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX)
+            if not lock.acquire(True, timeout):
+                if not ticket.retract(TIMEOUT):
+                    lock.acquire()    # a wake-up won the race; wait for it
+
+    def _wait_spot(self, ticket, deadline):
+        """Park on the thread's spot until a waker claims ``ticket`` and
+        writes its value, or the deadline passes.  The spot may also wake
+        for an earlier ticket's late unpark, or for nothing: loop."""
+        spot = self._spot
+        while ticket:
+            if deadline is None:
+                _spot.park(spot)
+                continue
+            left = deadline - _o.monotonic()
+            if left <= 0 or not _spot.park(spot, min(left, _TIMEOUT_MAX)):
+                if ticket.retract(TIMEOUT):
+                    return
+        # Claimed: the waker writes the value, then unparks.
+        while not hasattr(ticket, "value"):
+            _spot.park(spot)
 
     def _park_io(self, ticket, pairs, reason, obj, deadline):
         """Block in poll() until one of ``pairs`` ((fd, READ|WRITE), ...)

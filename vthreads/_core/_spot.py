@@ -1,0 +1,87 @@
+"""Parking spots: where a carrier or a plain OS thread sleeps, in C.
+
+A spot is a permit (Java's LockSupport): ``unpark(spot)`` makes it
+available, ``park(spot, timeout)`` takes it or waits for it, and may also
+return early for no reason, so every caller loops on its own condition.
+The C side is native/spot.c, built through cffi when the build had cffi
+(not on 3.13, see setup.py).  ``AVAILABLE`` is False otherwise, and the
+carrier and ThreadTask keep their plain-lock parks instead.
+
+Why: on a GIL build every hand-off between two threads costs a sleep and a
+futex wake-up on each side, plus a wait for the GIL, since the waker still
+holds it when the woken thread gets to run.  A spot parker spins with the
+GIL released, and after taking the permit it waits (spinning, bounded)
+until its waker parks as well, so it finds the GIL free.  A thread <->
+vthread ping-pong then runs without any sleep (docs/design.md).
+
+Spinning wastes a CPU when the wait is long, so it is bounded in time:
+``SPIN_NS`` before sleeping, ``FOLLOW_NS`` waiting for the waker.  With one
+CPU there is nobody to spin for, and with the GIL disabled there is no GIL
+to wait for, so those bounds drop to 0.
+
+Threads: ``park`` only by the spot's owner thread, ``unpark`` by any.
+Each thread has one spot of its own (``my_spot``), which names it as the
+waker; a carrier thread's is its carrier's spot.
+"""
+
+import os
+import sys
+
+from .. import _originals as _o
+
+try:
+    from .._spot_c import ffi as _ffi, lib as _lib
+except ImportError:        # built without cffi, or another interpreter's build
+    _ffi = _lib = None
+
+AVAILABLE = _lib is not None
+
+SPIN_NS = 50_000        # spin this long for the permit before sleeping
+FOLLOW_NS = 20_000      # then at most this long for the waker to park
+                        # (about what a sleep on the GIL would cost)
+
+_multi_cpu = (os.cpu_count() or 1) > 1
+_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
+_local = _o.ThreadLocal()
+
+
+def new_spot():
+    """A fresh spot (its memory lives as long as the returned object)."""
+    return _ffi.new("vt_spot *")
+
+
+def my_spot():
+    """This thread's own spot, made on first use: for a thread that parks
+    on it."""
+    spot = getattr(_local, "spot", None)
+    if spot is None:
+        spot = _local.spot = _ffi.new("vt_spot *")
+    return spot
+
+
+def adopt(spot):
+    """Make ``spot`` this thread's own (a carrier thread, at its start)."""
+    _local.spot = spot
+
+
+def unpark(spot):
+    # The waker names itself only if it parks on a spot: a woken thread
+    # waits for its waker to park, and an asyncio loop thread, say, never
+    # does (it would wait FOLLOW_NS for nothing on every wake-up).
+    _lib.vt_unpark(spot, getattr(_local, "spot", None) or _ffi.NULL)
+
+
+def park(spot, timeout=None):
+    """Take the permit: True; or False once ``timeout`` seconds (None:
+    no limit) have passed.  May return True without a permit."""
+    ns = -1 if timeout is None else max(int(timeout * 1e9), 0)
+    if _multi_cpu:
+        spin = SPIN_NS
+        follow = FOLLOW_NS if _gil_enabled() else 0
+    else:
+        spin = follow = 0
+    r = _lib.vt_park(spot, spin, follow, ns)
+    # -1: a signal interrupted the sleep.  Returning lets the interpreter
+    # run its handler (KeyboardInterrupt is raised here); the caller's loop
+    # parks again otherwise.
+    return r != 0
