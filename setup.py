@@ -6,11 +6,11 @@ requirement markers cannot tell the two apart; without cffi the package
 installs without the helpers and runs on its pure-Python fallbacks.
 """
 
+import importlib.util
+
 from setuptools import setup
 
-try:
-    import cffi  # noqa: F401
-except ImportError:
+if importlib.util.find_spec("cffi") is None:
     setup()
 else:
     setup(cffi_modules=["native/build_spot.py:ffibuilder"])
