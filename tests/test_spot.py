@@ -19,6 +19,10 @@ needs_spots = pytest.mark.skipif(not _spot.AVAILABLE,
                                  reason="built without the C helpers")
 
 
+class Owner:
+    """Something to own a spot in these tests."""
+
+
 @pytest.mark.skipif(sys.version_info[:2] == (3, 13),
                     reason="cffi is not a build requirement on 3.13")
 def test_the_install_built_the_c_helpers():
@@ -27,7 +31,8 @@ def test_the_install_built_the_c_helpers():
 
 @needs_spots
 def test_a_pending_permit_is_taken_at_once_and_does_not_accumulate():
-    s = _spot.new_spot()
+    owner = Owner()
+    s = _spot.new_spot(owner)
     _spot.unpark(s)
     _spot.unpark(s)
     assert _spot.park(s, 5.0) is True
@@ -38,7 +43,8 @@ def test_a_pending_permit_is_taken_at_once_and_does_not_accumulate():
 
 @needs_spots
 def test_a_zero_timeout_only_takes_a_pending_permit():
-    s = _spot.new_spot()
+    owner = Owner()
+    s = _spot.new_spot(owner)
     assert _spot.park(s, 0) is False
     _spot.unpark(s)
     assert _spot.park(s, 0) is True
@@ -46,7 +52,8 @@ def test_a_zero_timeout_only_takes_a_pending_permit():
 
 @needs_spots
 def test_unpark_from_another_thread_wakes_a_sleeping_parker():
-    s = _spot.new_spot()
+    owner = Owner()
+    s = _spot.new_spot(owner)
     woke = []
 
     def parker():
@@ -67,7 +74,8 @@ def test_unpark_from_another_thread_wakes_a_sleeping_parker():
 
 @needs_spots
 def test_two_threads_ping_pong_without_losing_a_wake_up():
-    a, b = _spot.new_spot(), _spot.new_spot()
+    owner = Owner()
+    a, b = _spot.new_spot(owner), _spot.new_spot(owner)
     n = 20_000
     counts = [0, 0]
     failed = []
@@ -117,3 +125,37 @@ def test_a_signal_handler_runs_while_the_main_thread_parks_on_its_spot():
     # The park it left gave nothing away: the queue still works.
     q.put(1)
     assert q.get(timeout=5) == 1
+
+
+@needs_spots
+def test_a_spot_outlives_its_owner_and_goes_to_the_next_one():
+    import gc
+    owner = Owner()
+    s = _spot.new_spot(owner)
+    addr = int(_spot._ffi.cast("uintptr_t", s))
+    del owner
+    gc.collect()
+    # Never freed (a woken thread may still read it), but handed on.
+    assert any(int(_spot._ffi.cast("uintptr_t", f)) == addr
+               for f in _spot._free)
+    again = Owner()
+    s2 = _spot.new_spot(again)
+    assert int(_spot._ffi.cast("uintptr_t", s2)) == addr
+    _spot.unpark(s2)
+    assert _spot.park(s2, 5.0) is True
+
+
+@needs_spots
+def test_a_finished_thread_gives_its_spot_back():
+    import gc
+    got = []
+
+    def body():
+        got.append(int(_spot._ffi.cast("uintptr_t", _spot.my_spot())))
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(10)
+    gc.collect()
+    assert got and any(int(_spot._ffi.cast("uintptr_t", f)) == got[0]
+                       for f in _spot._free)

@@ -88,7 +88,7 @@ class Carrier:
         self._doze = _o.allocate_lock()
         self._doze.acquire()        # held whenever the carrier is awake
         # With the C helpers the carrier dozes on a spot instead.
-        self._spot = _spot.new_spot() if _spot.AVAILABLE else None
+        self._spot = _spot.new_spot(self) if _spot.AVAILABLE else None
         self._stopped = False
         self._multi = multi
 

@@ -22,10 +22,18 @@ to wait for, so those bounds drop to 0.
 Threads: ``park`` only by the spot's owner thread, ``unpark`` by any.
 Each thread has one spot of its own (``my_spot``), which names it as the
 waker; a carrier thread's is its carrier's spot.
+
+Memory: a woken thread reads its waker's spot for a few microseconds
+after the waker may have finished, so a spot's memory is never freed.
+When its owner goes (a thread ends, a carrier is collected) the spot
+goes to ``_free`` for the next owner; a permit left in it only makes the
+new owner's first park return early, which every caller tolerates.
+``_free`` and ``_keep`` change by single list operations only.
 """
 
 import os
 import sys
+import weakref
 
 from .. import _originals as _o
 
@@ -43,32 +51,54 @@ FOLLOW_NS = 20_000      # then at most this long for the waker to park
 _multi_cpu = (os.cpu_count() or 1) > 1
 _gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
 _local = _o.ThreadLocal()
+_keep = []      # every spot ever made: never freed (see the header)
+_free = []      # spots whose owner is gone
 
 
-def new_spot():
-    """A fresh spot (its memory lives as long as the returned object)."""
-    return _ffi.new("vt_spot *")
+class _Holder:
+    """Owns a thread's spot in its thread-local storage."""
+
+    __slots__ = ("spot", "__weakref__")
+
+    def __init__(self, spot):
+        self.spot = spot
+
+
+def new_spot(owner):
+    """A spot for ``owner``; it is reused once ``owner`` is collected."""
+    try:
+        spot = _free.pop()
+    except IndexError:
+        spot = _ffi.new("vt_spot *")
+        _keep.append(spot)
+    weakref.finalize(owner, _free.append, spot)
+    return spot
 
 
 def my_spot():
     """This thread's own spot, made on first use: for a thread that parks
     on it."""
-    spot = getattr(_local, "spot", None)
-    if spot is None:
-        spot = _local.spot = _ffi.new("vt_spot *")
-    return spot
+    holder = getattr(_local, "holder", None)
+    if holder is None:
+        holder = _Holder(None)
+        holder.spot = new_spot(holder)
+        _local.holder = holder
+    return holder.spot
 
 
 def adopt(spot):
-    """Make ``spot`` this thread's own (a carrier thread, at its start)."""
-    _local.spot = spot
+    """Make ``spot`` this thread's own (a carrier thread, at its start;
+    the carrier owns it)."""
+    holder = _Holder(spot)
+    _local.holder = holder
 
 
 def unpark(spot):
     # The waker names itself only if it parks on a spot: a woken thread
     # waits for its waker to park, and an asyncio loop thread, say, never
     # does (it would wait FOLLOW_NS for nothing on every wake-up).
-    _lib.vt_unpark(spot, getattr(_local, "spot", None) or _ffi.NULL)
+    holder = getattr(_local, "holder", None)
+    _lib.vt_unpark(spot, _ffi.NULL if holder is None else holder.spot)
 
 
 def park(spot, timeout=None):
