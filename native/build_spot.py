@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ffibuilder = FFI()
 ffibuilder.cdef("""
 typedef struct vt_spot { ...; } vt_spot;
-int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns);
+int vt_park(vt_spot *s, long spin_ns, long follow_ns, long blind_ns,
+            long timeout_ns);
 void vt_unpark(vt_spot *s, vt_spot *waker);
 """)
 with open(os.path.join(HERE, "spot.c")) as f:

@@ -11,8 +11,11 @@
  * once it has the permit it keeps spinning until the thread that woke it
  * parks too (`in_park`), that is until the GIL is free for it, bounded by
  * `follow_ns`.  A ping-pong between two threads then needs no sleep and no
- * futex call at all.  Only when the spin runs out does it sleep, in a
- * futex on `word`.
+ * futex call at all.  A waker that does not park on a spot (an asyncio
+ * loop thread) is not named; the parker then spins a fixed `blind_ns`,
+ * the few microseconds such a waker usually takes to get back to its own
+ * sleep.  Only when the first spin runs out does it sleep, in a futex on
+ * `word`.
  *
  * word: 0 empty, 1 permit available, 2 a parker sleeps in the futex.
  * in_park: 1 while the owner is inside vt_park (not holding the GIL).
@@ -56,16 +59,23 @@ static long futex(int *addr, int op, int val, const struct timespec *rel)
     return syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, rel, NULL, 0);
 }
 
-/* The permit is ours: consume it, then wait (bounded) for our waker to
- * let go of the GIL. */
-static int take(vt_spot *s, long follow_ns)
+/* The permit is ours: consume it, then give our waker a moment to let go
+ * of the GIL. */
+static int take(vt_spot *s, long follow_ns, long blind_ns)
 {
     vt_spot *w = LOAD(&s->woken_by);
+    long end;
     STORE(&s->word, 0);
     STORE(&s->in_park, 0);
-    if (w != NULL && w != s && follow_ns > 0) {
-        long end = now_ns() + follow_ns;
+    if (w == s)
+        return 1;
+    if (w != NULL) {
+        end = now_ns() + follow_ns;
         while (!LOAD(&w->in_park) && now_ns() < end)
+            cpu_relax();
+    } else if (blind_ns > 0) {
+        end = now_ns() + blind_ns;
+        while (now_ns() < end)
             cpu_relax();
     }
     return 1;
@@ -74,7 +84,8 @@ static int take(vt_spot *s, long follow_ns)
 /* 1: the permit was taken.  0: timeout_ns (< 0: none) passed first.
  * -1: interrupted by a signal; the caller lets Python run its handlers
  * and parks again. */
-int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns)
+int vt_park(vt_spot *s, long spin_ns, long follow_ns, long blind_ns,
+            long timeout_ns)
 {
     long start = now_ns();
     long deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
@@ -86,7 +97,7 @@ int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns)
         do {
             for (int i = 0; i < 64; i++) {
                 if (LOAD(&s->word) == 1)
-                    return take(s, follow_ns);
+                    return take(s, follow_ns, blind_ns);
                 cpu_relax();
             }
         } while (now_ns() < end);
@@ -94,7 +105,7 @@ int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns)
     expected = 0;
     if (!__atomic_compare_exchange_n(&s->word, &expected, 2, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        return take(s, follow_ns);             /* it was 1 */
+        return take(s, follow_ns, blind_ns);             /* it was 1 */
     for (;;) {
         struct timespec rel, *relp = NULL;
         if (deadline >= 0) {
@@ -107,7 +118,7 @@ int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns)
                     STORE(&s->in_park, 0);
                     return 0;
                 }
-                return take(s, follow_ns);     /* unparked meanwhile */
+                return take(s, follow_ns, blind_ns);     /* unparked meanwhile */
             }
             rel.tv_sec = left / 1000000000L;
             rel.tv_nsec = left % 1000000000L;
@@ -124,7 +135,7 @@ int vt_park(vt_spot *s, long spin_ns, long follow_ns, long timeout_ns)
             }
         }
         if (LOAD(&s->word) == 1)
-            return take(s, follow_ns);
+            return take(s, follow_ns, blind_ns);
     }
 }
 

@@ -15,9 +15,10 @@ until its waker parks as well, so it finds the GIL free.  A thread <->
 vthread ping-pong then runs without any sleep (docs/design.md).
 
 Spinning wastes a CPU when the wait is long, so it is bounded in time:
-``SPIN_NS`` before sleeping, ``FOLLOW_NS`` waiting for the waker.  With one
-CPU there is nobody to spin for, and with the GIL disabled there is no GIL
-to wait for, so those bounds drop to 0.
+``SPIN_NS`` before sleeping, ``FOLLOW_NS`` waiting for the waker, or
+``BLIND_NS`` when the waker has no spot to watch.  With one CPU there is
+nobody to spin for, and with the GIL disabled there is no GIL to wait
+for, so those bounds drop to 0.
 
 Threads: ``park`` only by the spot's owner thread, ``unpark`` by any.
 Each thread has one spot of its own (``my_spot``), which names it as the
@@ -47,6 +48,9 @@ AVAILABLE = _lib is not None
 SPIN_NS = 50_000        # spin this long for the permit before sleeping
 FOLLOW_NS = 20_000      # then at most this long for the waker to park
                         # (about what a sleep on the GIL would cost)
+BLIND_NS = 5_000        # or this long, if the waker has no spot to watch
+                        # (an asyncio loop thread on its way back to
+                        # epoll_wait; measured best of 5, 10 and 20 us)
 
 _multi_cpu = (os.cpu_count() or 1) > 1
 _gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
@@ -105,12 +109,13 @@ def park(spot, timeout=None):
     """Take the permit: True; or False once ``timeout`` seconds (None:
     no limit) have passed.  May return True without a permit."""
     ns = -1 if timeout is None else max(int(timeout * 1e9), 0)
-    if _multi_cpu:
-        spin = SPIN_NS
-        follow = FOLLOW_NS if _gil_enabled() else 0
+    if not _multi_cpu:
+        spin = follow = blind = 0
+    elif _gil_enabled():
+        spin, follow, blind = SPIN_NS, FOLLOW_NS, BLIND_NS
     else:
-        spin = follow = 0
-    r = _lib.vt_park(spot, spin, follow, ns)
+        spin, follow, blind = SPIN_NS, 0, 0
+    r = _lib.vt_park(spot, spin, follow, blind, ns)
     # -1: a signal interrupted the sleep.  Returning lets the interpreter
     # run its handler (KeyboardInterrupt is raised here); the caller's loop
     # parks again otherwise.
