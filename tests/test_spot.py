@@ -26,7 +26,9 @@ class Owner:
 @pytest.mark.skipif(sys.version_info[:2] == (3, 13),
                     reason="cffi is not a build requirement on 3.13")
 def test_the_install_built_the_c_helpers():
-    assert _spot.AVAILABLE
+    assert _spot.AVAILABLE, (
+        "vthreads/_spot_c was not built: the install had no cffi or no C "
+        "compiler; vthreads runs, on its slower pure-Python fallback")
 
 
 @needs_spots
