@@ -4,7 +4,7 @@ A spot is a permit (Java's LockSupport): ``unpark(spot)`` makes it
 available, ``park(spot, timeout)`` takes it or waits for it, and may also
 return early for no reason, so every caller loops on its own condition.
 The C side is native/spot.c, built through cffi when the build had cffi
-(not on 3.13, see setup.py).  ``AVAILABLE`` is False otherwise, and the
+and a C compiler (not on 3.13, see setup.py).  ``AVAILABLE`` is False otherwise, and the
 carrier and ThreadTask keep their plain-lock parks instead.
 
 Why: on a GIL build every hand-off between two threads costs a sleep and a
