@@ -21,12 +21,12 @@ SPINS = 200             # sched_yield()s, roughly 50-100 us on an idle CPU
 
 spin_yield = os.sched_yield if hasattr(os, "sched_yield") else None
 _gil_enabled = getattr(sys, "_is_gil_enabled", None)
-_multi_cpu = (os.cpu_count() or 1) > 1
+MULTI_CPU = (os.cpu_count() or 1) > 1
 
 # False where spins() would always be 0 (a build without
 # sys._is_gil_enabled has the GIL for good; no sched_yield; one CPU), so
 # a parker need not even ask: this is on every park.
-CAN_SPIN = _gil_enabled is not None and spin_yield is not None and _multi_cpu
+CAN_SPIN = _gil_enabled is not None and spin_yield is not None and MULTI_CPU
 
 
 def spins():

@@ -4,8 +4,8 @@ A spot is a permit (Java's LockSupport): ``unpark(spot)`` makes it
 available, ``park(spot, timeout)`` takes it or waits for it, and may also
 return early for no reason, so every caller loops on its own condition.
 The C side is native/spot.c, built through cffi when the build had cffi
-and a C compiler (not on 3.13, see setup.py).  ``AVAILABLE`` is False otherwise, and the
-carrier and ThreadTask keep their plain-lock parks instead.
+and a C compiler (not on 3.13, see setup.py).  ``AVAILABLE`` is False
+otherwise, and the carrier and ThreadTask keep their plain-lock parks.
 
 Why: on a GIL build every hand-off between two threads costs a sleep and a
 futex wake-up on each side, plus a wait for the GIL, since the waker still
@@ -32,11 +32,10 @@ new owner's first park return early, which every caller tolerates.
 ``_free`` and ``_keep`` change by single list operations only.
 """
 
-import os
-import sys
 import weakref
 
 from .. import _originals as _o
+from ._spin import MULTI_CPU
 
 try:
     from .._spot_c import ffi as _ffi, lib as _lib
@@ -52,8 +51,6 @@ BLIND_NS = 5_000        # or this long, if the waker has no spot to watch
                         # (an asyncio loop thread on its way back to
                         # epoll_wait; measured best of 5, 10 and 20 us)
 
-_multi_cpu = (os.cpu_count() or 1) > 1
-_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
 _local = _o.ThreadLocal()
 _keep = []      # every spot ever made: never freed (see the header)
 _free = []      # spots whose owner is gone
@@ -109,9 +106,9 @@ def park(spot, timeout=None):
     """Take the permit: True; or False once ``timeout`` seconds (None:
     no limit) have passed.  May return True without a permit."""
     ns = -1 if timeout is None else max(int(timeout * 1e9), 0)
-    if not _multi_cpu:
+    if not MULTI_CPU:
         spin = follow = blind = 0
-    elif _gil_enabled():
+    elif _o.gil_enabled():
         spin, follow, blind = SPIN_NS, FOLLOW_NS, BLIND_NS
     else:
         spin, follow, blind = SPIN_NS, 0, 0

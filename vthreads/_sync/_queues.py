@@ -112,7 +112,7 @@ class Queue:
     # --- put --------------------------------------------------------------------
 
     def put(self, item, block=True, timeout=None):
-        deadline = None if timeout is None else _deadline(block, timeout)
+        deadline = _deadline(block, timeout)
         if self._put_now(item):
             return
         if not block:
@@ -169,7 +169,7 @@ class Queue:
     # --- get --------------------------------------------------------------------
 
     def get(self, block=True, timeout=None):
-        deadline = None if timeout is None else _deadline(block, timeout)
+        deadline = _deadline(block, timeout)
         got = self._get_now()
         if got is not None:
             return got[0]

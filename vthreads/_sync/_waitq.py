@@ -62,4 +62,3 @@ class WaitQueue:
         for ticket, _ in q.values():
             n += ticket.fire(value)
         return n
-
