@@ -91,6 +91,125 @@ def test_backend_bad_fd_raises(backend):
     assert backend.waiting == 0
 
 
+# --- keyed waits: the fd may stay armed between waits ---------------------------
+# A key promises that the caller's operation just failed with EAGAIN and
+# that the key stands for one open file.  These hold for both backends;
+# epoll keeps such an fd registered, edge-triggered.
+
+
+def _drain(sock):
+    try:
+        while sock.recv(4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def test_backend_keyed_waits_repeat_without_losing_data(backend):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    key = object()
+    with a, b:
+        for i in range(20):
+            _drain(a)                           # the EAGAIN a keyed wait follows
+            assert backend.register(a.fileno(), READ, f"r{i}", key)
+            assert backend.poll(0) == []
+            b.send(b"x")
+            assert [t for t, _ in backend.poll(1)] == [f"r{i}"]
+            assert backend.waiting == 0
+
+
+def test_backend_keyed_edge_with_nobody_waiting_is_dropped(backend):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    key = object()
+    with a, b:
+        backend.register(a.fileno(), READ, "first", key)
+        b.send(b"1")
+        assert [t for t, _ in backend.poll(1)] == ["first"]
+        b.send(b"2")                            # an edge nobody waits for
+        assert backend.poll(0.01) == []
+        _drain(a)
+        backend.register(a.fileno(), READ, "second", key)
+        b.send(b"3")
+        assert [t for t, _ in backend.poll(1)] == ["second"]
+
+
+def test_backend_keyed_adds_a_direction(backend):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    key = object()
+    with a, b:
+        backend.register(a.fileno(), READ, "r", key)
+        backend.register(a.fileno(), WRITE, "w", key)   # writable now
+        assert [t for t, _ in backend.poll(1)] == ["w"]
+        b.send(b"x")
+        assert [t for t, _ in backend.poll(1)] == ["r"]
+
+
+def test_backend_keyed_fd_number_reused_by_another_key(backend):
+    """A closed keyed fd's number, reused by another open file, must be
+    armed again: it is no longer the file the old key stood for."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    fd = a.fileno()
+    backend.register(fd, READ, "old", object())
+    b.send(b"x")
+    assert [t for t, _ in backend.poll(1)] == ["old"]
+    a.close()
+    b.close()
+    c, d = socket.socketpair()
+    with c, d:
+        if c.fileno() != fd:
+            c, d = d, c
+        assert c.fileno() == fd
+        backend.register(fd, READ, "new", object())
+        d.send(b"y")
+        assert [t for t, _ in backend.poll(1)] == ["new"]
+
+
+def test_backend_keyed_fd_then_a_wait_without_key(backend):
+    """A wait without a key has not tried its operation: data that came
+    before it (whose edge is long gone) must still wake it."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    key = object()
+    with a, b:
+        backend.register(a.fileno(), READ, "keyed", key)
+        b.send(b"x")
+        assert [t for t, _ in backend.poll(1)] == ["keyed"]
+        b.send(b"y")                  # readable, and its edge goes unseen
+        assert backend.poll(0.01) == []
+        backend.register(a.fileno(), READ, "plain")
+        assert [t for t, _ in backend.poll(1)] == ["plain"]
+        # ... and keyed waits work again after it
+        _drain(a)
+        backend.register(a.fileno(), READ, "keyed again", key)
+        assert backend.poll(0) == []
+        b.send(b"z")
+        assert [t for t, _ in backend.poll(1)] == ["keyed again"]
+
+
+def test_backend_keyed_fd_number_reused_by_a_pipe(backend):
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    backend.register(fd, READ, "sock", object())
+    b.send(b"x")
+    assert [t for t, _ in backend.poll(1)] == ["sock"]
+    a.close()
+    b.close()
+    r, w = os.pipe()
+    try:
+        if r != fd:
+            pytest.skip("the pipe did not get the socket's fd number")
+        backend.register(r, READ, "pipe")
+        os.write(w, b"x")
+        assert [t for t, _ in backend.poll(1)] == ["pipe"]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 # --- the public waits -----------------------------------------------------------
 
 

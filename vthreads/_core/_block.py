@@ -47,13 +47,18 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
           io=None):
     """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
 
-    ``io=((fd, events), ...)`` waits until one of the fds is ready;
+    ``io=((fd, events), ...)`` waits until one of the fds is ready; a pair
+    may carry a poller key third (see ``_poller``'s ``register``).
     ``register`` may still put the ticket somewhere else too (a socket's
     close() fires it).
     """
     task = current_task()
     while True:
-        scope_deadline = _check_cancel(task)
+        if task._scopes or task._pending is not None \
+                or task._cancel_requested:
+            scope_deadline = _check_cancel(task)
+        else:
+            scope_deadline = None   # no scope, nothing pending: the usual
         park_deadline = deadline
         if scope_deadline is not None and (
                 deadline is None or scope_deadline < deadline):

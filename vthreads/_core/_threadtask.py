@@ -166,9 +166,10 @@ class ThreadTask:
         try:
             p = _o.poll()
             masks = {}
-            for fd, events in pairs:
+            for pair in pairs:              # (fd, events[, poller key])
+                fd = pair[0]
                 masks[fd] = masks.get(fd, 0) | (
-                    _o.POLLIN if events == READ else _o.POLLOUT)
+                    _o.POLLIN if pair[1] == READ else _o.POLLOUT)
             for fd, mask in masks.items():
                 p.register(fd, mask)
             p.register(waker.fileno, _o.POLLIN)

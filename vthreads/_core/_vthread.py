@@ -219,11 +219,14 @@ class VThread:
         return value
 
     def _park_io(self, ticket, pairs, reason, obj, deadline):
-        """Park until one of ``pairs`` ((fd, READ|WRITE), ...) is ready."""
+        """Park until one of ``pairs`` ((fd, READ|WRITE), ...) is ready.
+        A pair may carry the poller's ``key`` third: (fd, events, key)."""
         poller = self._carrier.poller
         if len(pairs) == 1:                 # the common case, kept lean
-            fd, events = pairs[0]
-            if not poller.register(fd, events, ticket):
+            pair = pairs[0]
+            fd, events = pair[0], pair[1]
+            if not poller.register(fd, events, ticket,
+                                   pair[2] if len(pair) > 2 else None):
                 ticket.fire(events)         # a regular file: ready now
                 return self._park(ticket, reason, obj, deadline)
             value = self._park(ticket, reason, obj, deadline)
@@ -232,8 +235,10 @@ class VThread:
             return value
         done = []
         try:
-            for fd, events in pairs:
-                if not poller.register(fd, events, ticket):
+            for pair in pairs:
+                fd, events = pair[0], pair[1]
+                if not poller.register(fd, events, ticket,
+                                       pair[2] if len(pair) > 2 else None):
                     ticket.fire(events)      # a regular file: ready now
                     break
                 done.append(fd)

@@ -16,6 +16,10 @@ Facts that shape it:
   same bytes.
 - Closing the socket wakes its waiters with ``OSError(EBADF)``: the fd
   number may be reused at once, so nobody may keep waiting on it.
+- Every wait follows an operation that failed with EAGAIN (SSL's want-read
+  and want-write too), and the fd behind one socket object never changes.
+  So the waits pass the poller a key (``_vt_key``), which lets epoll keep
+  the fd armed between waits instead of re-arming it on each one.
 
 Guard: ``_vt_waiters`` (direction -> ticket) is touched by the waiting
 tasks and by ``close`` from any thread, through single dict operations
@@ -59,12 +63,15 @@ class BusyResourceError(RuntimeError):
 
 
 class socket(_Base):
-    __slots__ = ("_vt_timeout", "_vt_waiters", "_vt_closed")
+    __slots__ = ("_vt_timeout", "_vt_waiters", "_vt_closed", "_vt_key")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         super().__init__(family, type, proto, fileno)
         self._vt_waiters = {}
         self._vt_closed = False
+        # This object's open file, for the poller: a wait here always
+        # follows an EAGAIN, so the fd may stay armed between waits.
+        self._vt_key = object()
         # What the C socket chose: the default timeout, 0.0 for a type with
         # SOCK_NONBLOCK, or, for an fd, its own blocking mode.
         self._vt_timeout = _Base.gettimeout(self)
@@ -102,20 +109,21 @@ class socket(_Base):
         t = self._vt_timeout
         return None if t is None else _o.monotonic() + t
 
-    def _claim(self, events, ticket):
-        if self._vt_waiters.setdefault(events, ticket) is not ticket:
+    # One function per direction, each a single call: they run on every
+    # park.
+    def _claim_read(self, ticket):
+        if self._vt_waiters.setdefault(READ, ticket) is not ticket:
             raise BusyResourceError(
-                "another task is already waiting to "
-                f"{'read from' if events == READ else 'write to'} "
-                "this socket")
+                "another task is already waiting to read from this socket")
         if self._vt_closed:
             ticket.fire(_CLOSED)
 
-    def _claim_read(self, ticket):
-        self._claim(READ, ticket)
-
     def _claim_write(self, ticket):
-        self._claim(WRITE, ticket)
+        if self._vt_waiters.setdefault(WRITE, ticket) is not ticket:
+            raise BusyResourceError(
+                "another task is already waiting to write to this socket")
+        if self._vt_closed:
+            ticket.fire(_CLOSED)
 
     def _release_read(self, ticket):
         if self._vt_waiters.get(READ) is ticket:
@@ -134,7 +142,7 @@ class socket(_Base):
         else:
             claim, release = self._claim_write, self._release_write
         value = block(reason, self, claim, release, deadline,
-                      io=((fd, events),))
+                      io=((fd, events, self._vt_key),))
         if value is not TIMEOUT and value is not _CLOSED:
             # Woken by readiness: our claim is still here, and nobody else
             # can claim this direction while it is.  (A timeout, a
@@ -220,8 +228,30 @@ class socket(_Base):
         except BlockingIOError:
             if self._vt_timeout == 0.0:
                 raise
-        self._wait(WRITE, self._deadline(), "SOCKET_CONNECT")
-        return self.getsockopt(_std.SOL_SOCKET, _std.SO_ERROR)
+        deadline = self._deadline()
+        while True:
+            self._wait(WRITE, deadline, "SOCKET_CONNECT")
+            err = self.getsockopt(_std.SOL_SOCKET, _std.SO_ERROR)
+            if err:
+                return err
+            try:
+                self.getpeername()
+                return 0
+            except OSError as exc:
+                if exc.errno != errno.ENOTCONN:
+                    raise
+            # Woken but not connected: a stale wake-up while the connect
+            # goes on, or a Unix socket whose listener was full (EAGAIN).
+            # Asking again tells which: EALREADY or EAGAIN waits again.
+            try:
+                _Base.connect(self, address)
+                return 0
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno == errno.EISCONN:
+                    return 0
+                return exc.errno
 
     # The flags' position in each call's arguments (self is args[0]).
     def recv(self, *args):
@@ -231,11 +261,15 @@ class socket(_Base):
             if self._vt_timeout == 0.0 or (len(args) > 1
                                            and _dontwait(args, 1, None)):
                 raise
-        # Not ready: wait first, then go on as _retry does.
+        # Not ready: wait first, then try again (_retry's loop, inline).
         deadline = self._deadline()
-        self._wait(READ, deadline, "SOCKET_RECV")
-        return self._retry(_Base.recv, READ, "SOCKET_RECV", 2, self, *args,
-                           _deadline=deadline)
+        while True:
+            self._wait(READ, deadline, "SOCKET_RECV")
+            try:
+                return _Base.recv(self, *args)
+            except BlockingIOError:
+                if self._vt_timeout == 0.0:
+                    raise
 
     def recv_into(self, *args, **kwargs):
         return self._retry(_Base.recv_into, READ, "SOCKET_RECV", 3, self,

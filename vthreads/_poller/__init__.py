@@ -15,11 +15,15 @@ and every fd, not one kernel object.  This package knows nothing of
 greenlets: it stores opaque tokens and hands them back.
 
 Contract (``Backend``):
-- ``register(fd, events, token) -> bool``: arm a one-shot interest in
-  ``events`` (READ and/or WRITE) for ``token``.  Returns False when the fd
-  can never block (a regular file): the caller treats it as ready at once.
-  Several tokens may wait on one fd, in either direction.  Raises OSError
-  for a bad fd.
+- ``register(fd, events, token, key=None) -> bool``: arm a one-shot
+  interest in ``events`` (READ and/or WRITE) for ``token``.  Returns False
+  when the fd can never block (a regular file): the caller treats it as
+  ready at once.  Several tokens may wait on one fd, in either direction.
+  Raises OSError for a bad fd.  A ``key`` promises two things: it stands
+  for one open file (nobody else passes the same key, and the fd does not
+  change under it while it is in use), and the caller has just seen its
+  operation fail with EAGAIN.  A backend may then keep the fd armed
+  between waits (epoll does, edge-triggered).
 - ``unregister(fd, token)``: forget ``token`` (an abandoned wait).  Cheap
   and idempotent; a stale kernel registration may later produce an event
   nobody waits for, which the backend drops.

@@ -91,12 +91,16 @@ class WaiterTable:
         entry = self.fds.get(fd)
         if entry is None:
             return None
-        for i, hit in ((0, readable), (1, writable)):
-            if hit and entry[i]:
-                for t in entry[i]:
-                    out.append((t, revents))
-                self.waiting -= len(entry[i])
-                entry[i] = []
+        if readable and entry[0]:
+            for t in entry[0]:
+                out.append((t, revents))
+            self.waiting -= len(entry[0])
+            entry[0].clear()
+        if writable and entry[1]:
+            for t in entry[1]:
+                out.append((t, revents))
+            self.waiting -= len(entry[1])
+            entry[1].clear()
         return entry
 
     @staticmethod
@@ -109,9 +113,10 @@ class BackendBase:
 
     A backend sets up its kernel object and registers ``self._wfd`` for
     reading in ``__init__`` (after calling this one), and implements
-    ``_sync(fd, entry, fresh)``: make the kernel interest match ``entry``;
-    ``fresh`` means no other waiter was pending, so the kernel's view may
-    be stale (an abandoned wait, or a closed fd whose number was reused).
+    ``_sync(fd, entry, fresh, key)``: make the kernel interest match
+    ``entry``; ``fresh`` means no other waiter was pending, so the kernel's
+    view may be stale (an abandoned wait, or a closed fd whose number was
+    reused); ``key`` is the caller's, or None (see ``register``).
     """
 
     def __init__(self):
@@ -141,13 +146,13 @@ class BackendBase:
     def wake(self):
         self._waker.wake()
 
-    def register(self, fd, events, token):
+    def register(self, fd, events, token, key=None):
         if fd == self._wfd:
             raise ValueError("cannot wait on the poller's own wake-up fd")
         entry = self._table.add(fd, events, token)
         fresh = len(entry[0]) + len(entry[1]) == 1
         try:
-            self._sync(fd, entry, fresh)
+            self._sync(fd, entry, fresh, key)
         except PermissionError:      # a regular file: never blocks
             self._table.remove(fd, token)
             return False

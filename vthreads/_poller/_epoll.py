@@ -11,12 +11,24 @@ epoll facts that shape this file:
 - A wait that finds no other waiter on its fd always re-arms (one MOD):
   our record of what is armed may describe a closed fd whose number was
   reused.
+- ADD and MOD look at the fd's readiness there and then, so a wait that
+  (re-)arms can never miss data that came before it.
 - Regular files cannot be added (EPERM): they never block, so the caller
   is told "ready now".
 
+Keyed waits (the cooperative socket's): the caller passes a key that
+stands for its open file for as long as the caller lives, and waits only
+right after the operation failed with EAGAIN.  Such an fd is registered
+once, edge-triggered and without one-shot, and stays registered: a later
+wait with the same key costs no system call.  It cannot miss data, because
+anything that arrives after the EAGAIN raises a new edge, and it cannot
+confuse files, because a reused fd number comes with another key.  An
+edge with nobody waiting is dropped; at worst a waiter is woken by an edge
+it had already consumed, tries again, and waits again.  A wait without a
+key on such an fd turns it back into one-shot (one MOD).
+
 Threads: the owner carrier runs everything except ``wake``.
 """
-
 
 from .. import _originals as _o
 from ._base import READ, WRITE, BackendBase, WaiterTable
@@ -24,12 +36,16 @@ from ._base import READ, WRITE, BackendBase, WaiterTable
 _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
 _ONESHOT = _o.EPOLLONESHOT
+_ET = _o.EPOLLET
 
 
 # Our READ/WRITE mask -> epoll's, always one-shot.  A table: this is on
 # every park.
 _KERNEL_MASK = tuple(((_IN if m & READ else 0) | (_OUT if m & WRITE else 0))
                      | _ONESHOT for m in range((READ | WRITE) + 1))
+# ... and for keyed waits: edge-triggered, kept armed.
+_EDGE_MASK = tuple(((_IN if m & READ else 0) | (_OUT if m & WRITE else 0))
+                   | _ET for m in range((READ | WRITE) + 1))
 
 
 class EpollBackend(BackendBase):
@@ -43,10 +59,44 @@ class EpollBackend(BackendBase):
             self._ep.close()
         self._ep = _o.epoll()
         self._ep.register(self._wfd, _IN)
-        self._armed = {}    # fd -> mask armed in the kernel (0: disarmed)
+        self._armed = {}    # fd -> one-shot mask armed in the kernel (0: disarmed)
+        self._keyed = {}    # fd -> (key, mask) registered edge-triggered
 
-    def _sync(self, fd, entry, fresh):
-        self._arm(fd, WaiterTable.mask(entry), fresh)
+    def register(self, fd, events, token, key=None):
+        if key is not None:
+            keyed = self._keyed.get(fd)
+            if keyed is not None and keyed[0] is key \
+                    and events & ~keyed[1] == 0:
+                # Armed already (edge-triggered, for this key): no call to
+                # the kernel, the common case of a keyed wait.
+                self._table.add(fd, events, token)
+                return True
+        return BackendBase.register(self, fd, events, token, key)
+
+    def _sync(self, fd, entry, fresh, key=None):
+        mask = WaiterTable.mask(entry)
+        keyed = self._keyed.get(fd)
+        if key is not None:
+            if keyed is not None and keyed[0] is key:
+                if mask & ~keyed[1] == 0:
+                    return          # the common case: armed already
+                mask |= keyed[1]
+                self._ep.modify(fd, _EDGE_MASK[mask])
+            else:
+                self._add_or_modify(fd, _EDGE_MASK[mask])
+                self._armed.pop(fd, None)
+            self._keyed[fd] = (key, mask)
+            return
+        if keyed is not None:       # back to one-shot: the waiter may not
+            del self._keyed[fd]     # have tried its operation first
+            fresh = True
+        self._arm(fd, mask, fresh)
+
+    def _add_or_modify(self, fd, kmask):
+        try:
+            self._ep.register(fd, kmask)
+        except FileExistsError:
+            self._ep.modify(fd, kmask)
 
     def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)
@@ -77,25 +127,30 @@ class EpollBackend(BackendBase):
             events = ()
         ready = []
         table = self._table
+        keyed = self._keyed
         for fd, ev in events:
             if fd == self._wfd:
                 self._waker.drain()
                 continue
-            # The one-shot fired: the kernel disarmed this fd.
-            self._armed[fd] = 0
+            once = fd not in keyed
+            if once:
+                # The one-shot fired: the kernel disarmed this fd.
+                self._armed[fd] = 0
             err = ev & _ERRS
             entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
-            if entry is not None:
-                mask = WaiterTable.mask(entry)
-                if mask:
-                    try:
-                        self._arm(fd, mask)
-                    except OSError:
-                        # fd went bad under the remaining waiters: wake them
-                        # so their own call reports the error.
-                        table.take(fd, True, True, ready, _ERRS)
-                else:
+            if entry is None:
+                continue
+            if not (entry[0] or entry[1]):
+                if once:
                     del table.fds[fd]
+                # A keyed fd keeps its empty entry for its next wait.
+            elif once:
+                try:
+                    self._arm(fd, WaiterTable.mask(entry))
+                except OSError:
+                    # fd went bad under the remaining waiters: wake them
+                    # so their own call reports the error.
+                    table.take(fd, True, True, ready, _ERRS)
         return ready
 
     def forget(self, fd):
@@ -103,7 +158,8 @@ class EpollBackend(BackendBase):
         out = []
         self._table.take(fd, True, True, out, _ERRS)
         self._table.fds.pop(fd, None)
-        if self._armed.pop(fd, None) is not None:
+        if self._armed.pop(fd, None) is not None or \
+                self._keyed.pop(fd, None) is not None:
             try:
                 self._ep.unregister(fd)
             except OSError:

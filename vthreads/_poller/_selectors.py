@@ -30,7 +30,8 @@ class SelectorsBackend(BackendBase):
         self._sel = _o.DefaultSelector()
         self._sel.register(self._wfd, selectors.EVENT_READ)
 
-    def _sync(self, fd, entry, fresh=False):
+    def _sync(self, fd, entry, fresh=False, key=None):
+        # ``key`` buys nothing here: selectors re-arm after every event.
         if fresh:
             # The selector's map may describe a closed fd whose number was
             # reused.  Start from a clean registration.
