@@ -1,13 +1,23 @@
 """Hello-world HTTP under wrk: the h11 server on vthreads, gevent, and
 asyncio+uvloop, side by side in one run.
 
-    python3 benchmarks/http_servers.py [--repeat R] [--seconds S] [--connections C]
+    python3 benchmarks/http_servers.py [--repeat R] [--seconds S]
+                                       [--connections C] [--handler h11|raw]
+                                       [--against DIR]
 
 Each server is the same h11 handler loop in its own subprocess: vthreads
 (examples/http_server.py's handler, 1 carrier), gevent (the same blocking
 code under gevent's monkeypatching) and uvloop (an asyncio Protocol-free
 streams version).  wrk (Debian's package) drives each with C keep-alive
 connections on one thread; the servers alternate, R rounds, median req/s.
+
+``--against DIR`` adds a column for another checkout of vthreads (a
+``git worktree`` of an older commit, say), run the same way: an A/B of two
+commits in one run.
+
+``--handler raw`` replaces h11 by a fixed response to every read: what is
+left is each runtime's own cost per request (the socket calls, the park,
+the poller, the switches), which h11's 40-odd µs otherwise dilute.
 
 It also reports each server's CPU time (user + system, from /proc) per
 request.  A server with one carrier runs at one core, so its throughput is
@@ -36,13 +46,23 @@ if MODE == "gevent":
     spawn = gevent.spawn
     def run(fn, *a): fn(*a)
 else:
-    import vthreads, vthreads.monkey
+    import os, vthreads, vthreads.monkey
+    assert vthreads.__file__.startswith(os.environ["PYTHONPATH"]), vthreads.__file__
     vthreads.monkey.patch_socket()
     spawn = vthreads.spawn
     def run(fn, *a): vthreads.run(fn, *a, carriers=1)
 import socket, h11
 BODY = b"Hello, world!\n"
 HEADERS = [("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+RAW = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+       b"content-length: %d\r\n\r\n" % len(BODY)) + BODY
+def handle_raw(conn):
+    # Every wrk request fits one read: answer each read with one response.
+    with conn:
+        while True:
+            if not conn.recv(65536):
+                return
+            conn.sendall(RAW)
 def handle(conn):
     h = h11.Connection(h11.SERVER)
     with conn:
@@ -61,12 +81,13 @@ def handle(conn):
                 h.start_next_cycle()
             elif isinstance(ev, h11.ConnectionClosed):
                 return
+HANDLER = handle_raw if sys.argv[3] == "raw" else handle
 def serve(port):
     ls = socket.create_server(("127.0.0.1", port), backlog=1024)
     print("ready", flush=True)
     while True:
         c, _ = ls.accept()
-        spawn(handle, c)
+        spawn(HANDLER, c)
 run(serve, int(sys.argv[2]))
 '''
 
@@ -74,6 +95,13 @@ ASYNC_SERVER = r'''
 import asyncio, sys, h11, uvloop
 BODY = b"Hello, world!\n"
 HEADERS = [("content-type", "text/plain"), ("content-length", str(len(BODY)))]
+RAW = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+       b"content-length: %d\r\n\r\n" % len(BODY)) + BODY
+async def handle_raw(reader, writer):
+    while await reader.read(65536):
+        writer.write(RAW)
+        await writer.drain()
+    writer.close()
 async def handle(reader, writer):
     h = h11.Connection(h11.SERVER)
     while True:
@@ -94,7 +122,8 @@ async def handle(reader, writer):
             break
     writer.close()
 async def main(port):
-    srv = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    srv = await asyncio.start_server(handle_raw if sys.argv[3] == "raw" else handle,
+                                     "127.0.0.1", port, backlog=1024)
     print("ready", flush=True)
     await srv.serve_forever()
 uvloop.run(main(int(sys.argv[2])))
@@ -115,13 +144,13 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one(mode, seconds, connections):
+def one(mode, seconds, connections, handler, root=ROOT):
     port = free_port()
     code = ASYNC_SERVER if mode == "uvloop" else BLOCKING_SERVER
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    srv = subprocess.Popen([sys.executable, "-c", code, mode, str(port)],
+    env = dict(os.environ, PYTHONPATH=root)
+    srv = subprocess.Popen([sys.executable, "-c", code, mode, str(port), handler],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env=env)
+                           text=True, env=env, cwd=root)
     try:
         if srv.stdout.readline().strip() != "ready":
             raise RuntimeError(srv.stderr.read())
@@ -147,21 +176,31 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=100)
+    ap.add_argument("--handler", choices=["h11", "raw"], default="h11")
+    ap.add_argument("--against", metavar="DIR",
+                    help="another vthreads checkout, as an extra column")
     a = ap.parse_args()
     modes = ["vthreads", "gevent", "uvloop"]
+    if a.against:
+        modes.insert(1, "vthreads@" + a.against)
     rates = {m: [] for m in modes}
     cpus = {m: [] for m in modes}
     notes = {}
     for _ in range(a.repeat):
         for m in modes:
-            rate, cpu, err = one(m, a.seconds, a.connections)
+            if m.startswith("vthreads@"):
+                rate, cpu, err = one("vthreads", a.seconds, a.connections,
+                                     a.handler, os.path.abspath(a.against))
+            else:
+                rate, cpu, err = one(m, a.seconds, a.connections, a.handler)
             rates[m].append(rate)
             cpus[m].append(cpu)
             if err:
                 notes[m] = err
     med = {m: statistics.median(v) for m, v in rates.items()}
     cpu = {m: statistics.median(v) for m, v in cpus.items()}
-    print(f"wrk -t1 -c{a.connections} -d{a.seconds}s, {a.repeat} alternated rounds, median")
+    print(f"{a.handler} handler, wrk -t1 -c{a.connections} -d{a.seconds}s, "
+          f"{a.repeat} alternated rounds, median")
     print("| server | requests/s | vthreads vs it | server CPU µs/request "
           "| vthreads vs it |")
     print("|---|---|---|---|---|")
