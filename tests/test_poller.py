@@ -4,6 +4,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -133,6 +134,23 @@ def test_backend_keyed_edge_with_nobody_waiting_is_dropped(backend):
         backend.register(a.fileno(), READ, "second", key)
         b.send(b"3")
         assert [t for t, _ in backend.poll(1)] == ["second"]
+
+
+def test_backend_keyed_fd_nobody_waits_on_stops_waking_the_poll(backend):
+    """Once an edge finds nobody waiting (the socket may be in use on
+    another carrier now), more data must not keep ending this poll early."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    with a, b:
+        backend.register(a.fileno(), READ, "r", object())
+        b.send(b"1")
+        assert [t for t, _ in backend.poll(1)] == ["r"]
+        b.send(b"2")
+        assert backend.poll(0.01) == []           # woke nobody
+        b.send(b"3")
+        t0 = time.monotonic()
+        assert backend.poll(0.2) == []
+        assert time.monotonic() - t0 >= 0.15      # slept it out
 
 
 def test_backend_keyed_adds_a_direction(backend):

@@ -22,10 +22,12 @@ right after the operation failed with EAGAIN.  Such an fd is registered
 once, edge-triggered and without one-shot, and stays registered: a later
 wait with the same key costs no system call.  It cannot miss data, because
 anything that arrives after the EAGAIN raises a new edge, and it cannot
-confuse files, because a reused fd number comes with another key.  An
-edge with nobody waiting is dropped; at worst a waiter is woken by an edge
-it had already consumed, tries again, and waits again.  A wait without a
-key on such an fd turns it back into one-shot (one MOD).
+confuse files, because a reused fd number comes with another key.  At
+worst a waiter is woken by an edge for data it had already read, tries
+again, and waits again.  An edge that finds nobody waiting on the fd
+disarms it (one MOD, to one-shot with no events): its socket may be in
+use on another carrier now, and should not keep waking this one.  A wait
+without a key on such an fd turns it back into one-shot (one MOD).
 
 Threads: the owner carrier runs everything except ``wake``.
 """
@@ -81,39 +83,48 @@ class EpollBackend(BackendBase):
                 if mask & ~keyed[1] == 0:
                     return          # the common case: armed already
                 mask |= keyed[1]
-                self._ep.modify(fd, _EDGE_MASK[mask])
-            else:
-                self._add_or_modify(fd, _EDGE_MASK[mask])
-                self._armed.pop(fd, None)
+            self._ctl(fd, _EDGE_MASK[mask],
+                      keyed is not None or fd in self._armed)
+            self._armed.pop(fd, None)
             self._keyed[fd] = (key, mask)
             return
         if keyed is not None:       # back to one-shot: the waiter may not
             del self._keyed[fd]     # have tried its operation first
+            self._armed[fd] = 0
             fresh = True
         self._arm(fd, mask, fresh)
 
-    def _add_or_modify(self, fd, kmask):
-        try:
-            self._ep.register(fd, kmask)
-        except FileExistsError:
-            self._ep.modify(fd, kmask)
+    def _ctl(self, fd, kmask, known):
+        """ADD or MOD, as our records say; the kernel may know better (a
+        closed fd whose number was reused), so each falls back on the other."""
+        if known:
+            try:
+                self._ep.modify(fd, kmask)
+            except FileNotFoundError:
+                self._ep.register(fd, kmask)
+        else:
+            try:
+                self._ep.register(fd, kmask)
+            except FileExistsError:
+                self._ep.modify(fd, kmask)
 
     def _arm(self, fd, mask, force=False):
         armed = self._armed.get(fd)
         if armed == mask and not force:
             return
-        kmask = _KERNEL_MASK[mask]
-        if armed is None:
-            try:
-                self._ep.register(fd, kmask)
-            except FileExistsError:
-                self._ep.modify(fd, kmask)
-        else:
-            try:
-                self._ep.modify(fd, kmask)
-            except FileNotFoundError:
-                self._ep.register(fd, kmask)
+        self._ctl(fd, _KERNEL_MASK[mask], armed is not None)
         self._armed[fd] = mask
+
+    def _disarm_keyed(self, fd):
+        """A keyed edge woke nobody here, and nobody here waits on the fd:
+        its socket may be in use on another carrier now.  Make it one-shot
+        and disarmed, so it stops waking this carrier; a wait here re-arms."""
+        del self._keyed[fd]
+        try:
+            self._ep.modify(fd, _KERNEL_MASK[0])
+            self._armed[fd] = 0
+        except OSError:             # closed already: gone from the set
+            self._armed.pop(fd, None)
 
     def unregister(self, fd, token):
         self._table.remove(fd, token)
@@ -132,25 +143,27 @@ class EpollBackend(BackendBase):
             if fd == self._wfd:
                 self._waker.drain()
                 continue
-            once = fd not in keyed
-            if once:
-                # The one-shot fired: the kernel disarmed this fd.
-                self._armed[fd] = 0
             err = ev & _ERRS
+            woken = len(ready)
             entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
-            if entry is None:
+            left = entry is not None and (entry[0] or entry[1])
+            if fd in keyed:
+                # Edge-triggered, still armed.  A keyed fd keeps its empty
+                # table entry for its next wait.
+                if not left and len(ready) == woken:
+                    self._disarm_keyed(fd)
                 continue
-            if not (entry[0] or entry[1]):
-                if once:
-                    del table.fds[fd]
-                # A keyed fd keeps its empty entry for its next wait.
-            elif once:
+            # The one-shot fired: the kernel disarmed this fd.
+            self._armed[fd] = 0
+            if left:
                 try:
                     self._arm(fd, WaiterTable.mask(entry))
                 except OSError:
                     # fd went bad under the remaining waiters: wake them
                     # so their own call reports the error.
                     table.take(fd, True, True, ready, _ERRS)
+            elif entry is not None:
+                del table.fds[fd]
         return ready
 
     def forget(self, fd):
