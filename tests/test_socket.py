@@ -9,6 +9,7 @@ import os
 import socket as std
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -277,3 +278,115 @@ def test_sequential_waits_in_one_direction_are_fine():
             assert wait_until(lambda: "SOCKET_RECV" in repr(vt))
             b.send(bytes([ch]))
         assert vt.result(10) == [b"a", b"b", b"c", b"d", b"e"]
+
+
+# --- a short read lets the next recv wait at once ---------------------------
+# After recv(n) on a stream returns fewer than n bytes, the next recv(n)
+# parks without asking the kernel first (no EAGAIN).  Data that came in
+# between must still be delivered, however its readiness edge was seen.
+
+def _read_twice(sock, go):
+    got = [sock.recv(100)]               # short: b"one"
+    go.wait(10)                          # parked elsewhere while b"two" comes
+    got.append(sock.recv(100))
+    return got
+
+
+def test_recv_after_a_short_read_gets_what_came_meanwhile(one_carrier):
+    a, b = socketpair()
+    with a, b:
+        a.settimeout(10)                 # a hang fails as socket.timeout
+        go = vthreads.Event()
+        vt = vthreads.spawn(_read_twice, a, go)
+        assert wait_until(lambda: "SOCKET_RECV" in repr(vt))  # fd armed
+        b.send(b"one")
+        assert wait_until(lambda: "EVENT" in repr(vt))
+        b.send(b"two")
+        time.sleep(0.05)                 # the idle carrier sees its edge
+        go.set()
+        assert vt.result(20) == [b"one", b"two"]
+
+
+def test_recv_after_a_short_read_while_a_writer_waits_on_the_socket(
+        one_carrier):
+    """The edge for the new data is seen while the only waiter on the
+    socket is a writer (one carrier: the same epoll, which the writer's
+    wait makes it sleep in): the reader must still get the data."""
+    a, b = socketpair()
+    with a, b:
+        a.settimeout(10)
+        big = b"w" * (8 << 20)           # more than both buffers hold
+        go = vthreads.Event()
+        r = vthreads.spawn(_read_twice, a, go)
+        assert wait_until(lambda: "SOCKET_RECV" in repr(r))   # fd armed
+        b.send(b"one")
+        assert wait_until(lambda: "EVENT" in repr(r))
+        w = vthreads.spawn(a.sendall, big)
+        assert wait_until(lambda: "SOCKET_SENDALL" in repr(w))
+        b.send(b"two")
+        time.sleep(0.05)
+        go.set()
+        assert r.result(20) == [b"one", b"two"]
+        received = 0
+        b.settimeout(10)
+        while received < len(big):
+            received += len(b.recv(1 << 20))
+        w.result(20)
+
+
+@pytest.mark.parametrize("size", [1, 150])
+def test_end_of_file_that_came_with_the_data_is_seen(size, one_carrier):
+    """Data and the peer's FIN arrive together, while the reader waits:
+    one edge for both.  After the data (one short read, or a full one and
+    then a short one) recv must return b"" rather than wait for an edge
+    that will never come."""
+    a, b = socketpair()
+    with a:
+        a.settimeout(10)
+
+        def reader():
+            got = []
+            while True:
+                chunk = a.recv(100)
+                got.append(chunk)
+                if not chunk:
+                    return got
+        vt = vthreads.spawn(reader)
+        assert wait_until(lambda: "SOCKET_RECV" in repr(vt))
+        b.sendall(b"d" * size)
+        b.close()
+        got = vt.result(20)
+        assert b"".join(got) == b"d" * size and got[-1] == b""
+
+
+def test_recv_after_end_of_file_keeps_returning_empty():
+    a, b = socketpair()
+    with a:
+        a.settimeout(10)
+        b.send(b"x")
+        b.close()
+        assert vthreads.spawn(
+            lambda: [a.recv(100), a.recv(100), a.recv(100)]).result(20) == \
+            [b"x", b"", b""]
+
+
+def test_short_peek_does_not_make_recv_wait():
+    a, b = socketpair()
+    with a, b:
+        a.settimeout(10)
+        b.send(b"abc")
+
+        def body():
+            return a.recv(100, std.MSG_PEEK), a.recv(100)
+        assert vthreads.spawn(body).result(20) == (b"abc", b"abc")
+
+
+def test_datagram_short_read_does_not_make_recv_wait():
+    a, b = socketpair(std.AF_UNIX, std.SOCK_DGRAM)
+    with a, b:
+        a.settimeout(10)
+        b.send(b"first")
+        b.send(b"second")
+        assert vthreads.spawn(
+            lambda: (a.recv(100), a.recv(100))).result(20) == \
+            (b"first", b"second")

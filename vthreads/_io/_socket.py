@@ -42,6 +42,9 @@ from . import _dns
 
 _Base = _o.socket_class
 _CLOSED = object()
+# Readiness bits (epoll's and poll()'s alike) that say the stream ended or
+# failed.
+_END = _o.EPOLLRDHUP | _o.EPOLLHUP | _o.EPOLLERR
 
 
 # A plain int: socket's constant is an IntFlag, whose & costs a Python call.
@@ -63,7 +66,8 @@ class BusyResourceError(RuntimeError):
 
 
 class socket(_Base):
-    __slots__ = ("_vt_timeout", "_vt_waiters", "_vt_closed", "_vt_key")
+    __slots__ = ("_vt_timeout", "_vt_waiters", "_vt_closed", "_vt_key",
+                 "_vt_drained")
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
         super().__init__(family, type, proto, fileno)
@@ -72,6 +76,9 @@ class socket(_Base):
         # This object's open file, for the poller: a wait here always
         # follows an EAGAIN, so the fd may stay armed between waits.
         self._vt_key = object()
+        # recv's hint (see recv): False, True after a short read, None for
+        # good (not a stream, or the end or an error was seen).
+        self._vt_drained = False if self.type == _std.SOCK_STREAM else None
         # What the C socket chose: the default timeout, 0.0 for a type with
         # SOCK_NONBLOCK, or, for an fd, its own blocking mode.
         self._vt_timeout = _Base.gettimeout(self)
@@ -149,6 +156,11 @@ class socket(_Base):
             # cancellation or a claim error released it inside block();
             # close() popped it.)
             self._vt_waiters.pop(events, None)
+            if events == READ and type(value) is int and value & _END:
+                # The peer's end or an error is queued behind the data, and
+                # this wake-up was its only edge: recv may never again
+                # wait without asking first.
+                self._vt_drained = None
         if value is TIMEOUT:
             raise _std.timeout("timed out")
         if value is _CLOSED:
@@ -255,21 +267,39 @@ class socket(_Base):
 
     # The flags' position in each call's arguments (self is args[0]).
     def recv(self, *args):
-        try:                   # the common case first, with one frame less
-            return _Base.recv(self, *args)
-        except BlockingIOError:
-            if self._vt_timeout == 0.0 or (len(args) > 1
-                                           and _dontwait(args, 1, None)):
-                raise
+        if self._vt_drained and len(args) == 1 and self._vt_timeout != 0.0:
+            # The last recv(n) of this stream came back short: its queue
+            # was empty then, and whatever came since raised an edge that
+            # the poller either still holds or met with a waiter (or it
+            # re-armed the fd, see _poller/_epoll.py).  So wait for it,
+            # instead of asking the kernel for an EAGAIN first.
+            self._vt_drained = False
+            deadline = self._deadline()
+        else:
+            try:               # the common case first, with one frame less
+                data = _Base.recv(self, *args)
+                if self._vt_drained is False and len(args) == 1 \
+                        and 0 < len(data) < args[0]:
+                    self._vt_drained = True
+                return data
+            except BlockingIOError:
+                if self._vt_timeout == 0.0 or (len(args) > 1
+                                               and _dontwait(args, 1, None)):
+                    raise
+            deadline = self._deadline()
         # Not ready: wait first, then try again (_retry's loop, inline).
-        deadline = self._deadline()
         while True:
             self._wait(READ, deadline, "SOCKET_RECV")
             try:
-                return _Base.recv(self, *args)
+                data = _Base.recv(self, *args)
             except BlockingIOError:
                 if self._vt_timeout == 0.0:
                     raise
+                continue
+            if self._vt_drained is False and len(args) == 1 \
+                    and 0 < len(data) < args[0]:
+                self._vt_drained = True
+            return data
 
     def recv_into(self, *args, **kwargs):
         return self._retry(_Base.recv_into, READ, "SOCKET_RECV", 3, self,

@@ -39,14 +39,17 @@ _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
 _ONESHOT = _o.EPOLLONESHOT
 _ET = _o.EPOLLET
+_RDHUP = _o.EPOLLRDHUP
 
 
 # Our READ/WRITE mask -> epoll's, always one-shot.  A table: this is on
 # every park.
 _KERNEL_MASK = tuple(((_IN if m & READ else 0) | (_OUT if m & WRITE else 0))
                      | _ONESHOT for m in range((READ | WRITE) + 1))
-# ... and for keyed waits: edge-triggered, kept armed.
-_EDGE_MASK = tuple(((_IN if m & READ else 0) | (_OUT if m & WRITE else 0))
+# ... and for keyed waits: edge-triggered, kept armed, and telling a
+# reader when the peer's end came (RDHUP), which the socket needs to know.
+_EDGE_MASK = tuple(((_IN | _RDHUP if m & READ else 0)
+                    | (_OUT if m & WRITE else 0))
                    | _ET for m in range((READ | WRITE) + 1))
 
 
@@ -80,9 +83,7 @@ class EpollBackend(BackendBase):
         keyed = self._keyed.get(fd)
         if key is not None:
             if keyed is not None and keyed[0] is key:
-                if mask & ~keyed[1] == 0:
-                    return          # the common case: armed already
-                mask |= keyed[1]
+                mask |= keyed[1]    # another direction (register did the rest)
             self._ctl(fd, _EDGE_MASK[mask],
                       keyed is not None or fd in self._armed)
             self._armed.pop(fd, None)
@@ -115,16 +116,21 @@ class EpollBackend(BackendBase):
         self._ctl(fd, _KERNEL_MASK[mask], armed is not None)
         self._armed[fd] = mask
 
-    def _disarm_keyed(self, fd):
-        """A keyed edge woke nobody here, and nobody here waits on the fd:
-        its socket may be in use on another carrier now.  Make it one-shot
-        and disarmed, so it stops waking this carrier; a wait here re-arms."""
+    def _unkey(self, fd, entry, ready):
+        """A keyed edge went (partly) unclaimed: it cannot be seen again.
+        Make the fd one-shot, armed for whoever still waits (disarmed if
+        nobody: its socket may be in use on another carrier now, and should
+        not keep waking this one); a keyed wait re-arms, and ADD/MOD look
+        at the readiness afresh."""
         del self._keyed[fd]
+        mask = WaiterTable.mask(entry) if entry is not None else 0
         try:
-            self._ep.modify(fd, _KERNEL_MASK[0])
-            self._armed[fd] = 0
+            self._ctl(fd, _KERNEL_MASK[mask], True)
+            self._armed[fd] = mask
         except OSError:             # closed already: gone from the set
             self._armed.pop(fd, None)
+            if mask:
+                self._table.take(fd, True, True, ready, _ERRS)
 
     def unregister(self, fd, token):
         self._table.remove(fd, token)
@@ -144,15 +150,22 @@ class EpollBackend(BackendBase):
                 self._waker.drain()
                 continue
             err = ev & _ERRS
-            woken = len(ready)
+            if fd in keyed:
+                # Edge-triggered, still armed.  An edge in a direction
+                # nobody waits for is lost to a later keyed wait, which
+                # would not re-arm: make the fd one-shot again instead.
+                entry = table.fds.get(fd)
+                readable = ev & (_IN | _RDHUP)
+                missed = entry is None or (readable and not entry[0]) or (
+                    ev & _OUT and not entry[1])
+                if entry is not None:
+                    table.take(fd, readable or err, ev & _OUT or err, ready,
+                               ev)
+                if missed:
+                    self._unkey(fd, entry, ready)
+                continue
             entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
             left = entry is not None and (entry[0] or entry[1])
-            if fd in keyed:
-                # Edge-triggered, still armed.  A keyed fd keeps its empty
-                # table entry for its next wait.
-                if not left and len(ready) == woken:
-                    self._disarm_keyed(fd)
-                continue
             # The one-shot fired: the kernel disarmed this fd.
             self._armed[fd] = 0
             if left:
