@@ -10,6 +10,7 @@ Each server is the same h11 handler loop in its own subprocess: vthreads
 code under gevent's monkeypatching) and uvloop (an asyncio Protocol-free
 streams version).  wrk (Debian's package) drives each with C keep-alive
 connections on one thread; the servers alternate, R rounds, median req/s.
+The "vthreads vs it" ratios are medians of each round's own ratio.
 
 ``--against DIR`` adds a column for another checkout of vthreads (a
 ``git worktree`` of an older commit, say), run the same way: an A/B of two
@@ -199,14 +200,25 @@ def main():
                 notes[m] = err
     med = {m: statistics.median(v) for m, v in rates.items()}
     cpu = {m: statistics.median(v) for m, v in cpus.items()}
+    # The ratios are paired: each round's servers ran back to back, so a
+    # round's ratio is less at the mercy of the machine's drift than the
+    # ratio of two medians would be.
+    v_rates, v_cpus = rates["vthreads"], cpus["vthreads"]
+    rate_ratio = {m: statistics.median(x / y for x, y in zip(v_rates, rates[m]))
+                  for m in modes}
+    cpu_ratio = {m: statistics.median(y / x for x, y in zip(v_cpus, cpus[m]))
+                 for m in modes}
+    ahead = {m: sum(x < y for x, y in zip(v_cpus, cpus[m])) for m in modes}
     print(f"{a.handler} handler, wrk -t1 -c{a.connections} -d{a.seconds}s, "
-          f"{a.repeat} alternated rounds, median")
+          f"{a.repeat} alternated rounds: medians, and medians of each "
+          "round's ratio")
     print("| server | requests/s | vthreads vs it | server CPU µs/request "
-          "| vthreads vs it |")
-    print("|---|---|---|---|---|")
+          "| vthreads vs it | rounds vthreads used less CPU |")
+    print("|---|---|---|---|---|---|")
     for m in modes:
-        print(f"| {m} | {med[m]:,.0f} | {med['vthreads'] / med[m]:.2f} "
-              f"| {cpu[m]:.1f} | {cpu[m] / cpu['vthreads']:.2f} |"
+        print(f"| {m} | {med[m]:,.0f} | {rate_ratio[m]:.2f} "
+              f"| {cpu[m]:.1f} | {cpu_ratio[m]:.2f} "
+              f"| {'-' if m == 'vthreads' else f'{ahead[m]}/{a.repeat}'} |"
               + (f" {notes[m]}" if m in notes else ""))
 
 
