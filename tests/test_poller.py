@@ -120,14 +120,20 @@ def test_backend_keyed_waits_repeat_without_losing_data(backend):
             assert backend.waiting == 0
 
 
-def test_backend_keyed_edge_with_nobody_waiting_is_dropped(backend):
+def _woken_once(backend, key):
+    """A socketpair whose ``a`` had one keyed wait, woken by data."""
     a, b = socket.socketpair()
     a.setblocking(False)
+    backend.register(a.fileno(), READ, "first", key)
+    b.send(b"1")
+    assert [t for t, _ in backend.poll(1)] == ["first"]
+    return a, b
+
+
+def test_backend_keyed_edge_with_nobody_waiting_is_dropped(backend):
     key = object()
+    a, b = _woken_once(backend, key)
     with a, b:
-        backend.register(a.fileno(), READ, "first", key)
-        b.send(b"1")
-        assert [t for t, _ in backend.poll(1)] == ["first"]
         b.send(b"2")                            # an edge nobody waits for
         assert backend.poll(0.01) == []
         _drain(a)
@@ -139,12 +145,8 @@ def test_backend_keyed_edge_with_nobody_waiting_is_dropped(backend):
 def test_backend_keyed_fd_nobody_waits_on_stops_waking_the_poll(backend):
     """Once an edge finds nobody waiting (the socket may be in use on
     another carrier now), more data must not keep ending this poll early."""
-    a, b = socket.socketpair()
-    a.setblocking(False)
+    a, b = _woken_once(backend, object())
     with a, b:
-        backend.register(a.fileno(), READ, "r", object())
-        b.send(b"1")
-        assert [t for t, _ in backend.poll(1)] == ["r"]
         b.send(b"2")
         assert backend.poll(0.01) == []           # woke nobody
         b.send(b"3")
@@ -165,17 +167,19 @@ def test_backend_keyed_adds_a_direction(backend):
         assert [t for t, _ in backend.poll(1)] == ["r"]
 
 
+def _reuse_number(backend):
+    """Close a keyed, once-woken socket; return its fd number."""
+    a, b = _woken_once(backend, object())
+    fd = a.fileno()
+    a.close()
+    b.close()
+    return fd
+
+
 def test_backend_keyed_fd_number_reused_by_another_key(backend):
     """A closed keyed fd's number, reused by another open file, must be
     armed again: it is no longer the file the old key stood for."""
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    fd = a.fileno()
-    backend.register(fd, READ, "old", object())
-    b.send(b"x")
-    assert [t for t, _ in backend.poll(1)] == ["old"]
-    a.close()
-    b.close()
+    fd = _reuse_number(backend)
     c, d = socket.socketpair()
     with c, d:
         if c.fileno() != fd:
@@ -189,13 +193,9 @@ def test_backend_keyed_fd_number_reused_by_another_key(backend):
 def test_backend_keyed_fd_then_a_wait_without_key(backend):
     """A wait without a key has not tried its operation: data that came
     before it (whose edge is long gone) must still wake it."""
-    a, b = socket.socketpair()
-    a.setblocking(False)
     key = object()
+    a, b = _woken_once(backend, key)
     with a, b:
-        backend.register(a.fileno(), READ, "keyed", key)
-        b.send(b"x")
-        assert [t for t, _ in backend.poll(1)] == ["keyed"]
         b.send(b"y")                  # readable, and its edge goes unseen
         assert backend.poll(0.01) == []
         backend.register(a.fileno(), READ, "plain")
@@ -209,13 +209,7 @@ def test_backend_keyed_fd_then_a_wait_without_key(backend):
 
 
 def test_backend_keyed_fd_number_reused_by_a_pipe(backend):
-    a, b = socket.socketpair()
-    fd = a.fileno()
-    backend.register(fd, READ, "sock", object())
-    b.send(b"x")
-    assert [t for t, _ in backend.poll(1)] == ["sock"]
-    a.close()
-    b.close()
+    fd = _reuse_number(backend)
     r, w = os.pipe()
     try:
         if r != fd:
