@@ -17,9 +17,13 @@ Facts that shape it:
 - Closing the socket wakes its waiters with ``OSError(EBADF)``: the fd
   number may be reused at once, so nobody may keep waiting on it.
 - Every wait follows an operation that failed with EAGAIN (SSL's want-read
-  and want-write too), and the fd behind one socket object never changes.
-  So the waits pass the poller a key (``_vt_key``), which lets epoll keep
-  the fd armed between waits instead of re-arming it on each one.
+  and want-write too), or ``recv``'s short read (below), and the fd behind
+  one socket object never changes.  So the waits pass the poller a key
+  (``_vt_key``), which lets epoll keep the fd armed between waits instead
+  of re-arming it on each one.
+- After ``recv(n)`` on a stream returns fewer than n bytes, the next
+  ``recv(n)`` waits without trying first (``_vt_drained``); see ``recv``
+  and docs/design.md for why no data or end of stream can be missed.
 
 Guard: ``_vt_waiters`` (direction -> ticket) is touched by the waiting
 tasks and by ``close`` from any thread, through single dict operations
@@ -27,7 +31,10 @@ only (atomic under the GIL, and under the dict's own lock on free-threaded
 builds): a waiter claims its direction with ``setdefault``; ``close`` sets
 ``_vt_closed`` first, then pops every waiter and fires it.  A waiter
 checks ``_vt_closed`` after its ``setdefault``, so it is either popped
-and fired by close, or sees the flag and fires itself.
+and fired by close, or sees the flag and fires itself.  ``_vt_drained`` is
+a hint of the socket's reader, by plain attribute stores; two readers
+racing on it can at worst both wait, and the second one gets
+``BusyResourceError``, as two waiting readers always do.
 """
 
 import _socket
