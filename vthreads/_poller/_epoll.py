@@ -155,12 +155,12 @@ class EpollBackend(BackendBase):
                 # nobody waits for is lost to a later keyed wait, which
                 # would not re-arm: make the fd one-shot again instead.
                 entry = table.fds.get(fd)
-                readable = ev & (_IN | _RDHUP)
-                missed = entry is None or (readable and not entry[0]) or (
-                    ev & _OUT and not entry[1])
+                rd = ev & (_IN | _RDHUP) or err
+                wr = ev & _OUT or err
+                missed = entry is None or (rd and not entry[0]) or (
+                    wr and not entry[1])
                 if entry is not None:
-                    table.take(fd, readable or err, ev & _OUT or err, ready,
-                               ev)
+                    table.take(fd, rd, wr, ready, ev)
                 if missed:
                     self._unkey(fd, entry, ready)
                 continue
