@@ -24,10 +24,13 @@ wait with the same key costs no system call.  It cannot miss data, because
 anything that arrives after the EAGAIN raises a new edge, and it cannot
 confuse files, because a reused fd number comes with another key.  At
 worst a waiter is woken by an edge for data it had already read, tries
-again, and waits again.  An edge that finds nobody waiting on the fd
-disarms it (one MOD, to one-shot with no events): its socket may be in
-use on another carrier now, and should not keep waking this one.  A wait
-without a key on such an fd turns it back into one-shot (one MOD).
+again, and waits again.  An edge in a direction nobody waits for (an
+error or hang-up counts for both) cannot be seen again, so it turns the
+fd back into one-shot, armed for whoever still waits (one MOD): the next
+keyed wait re-arms, and ADD/MOD report what is already there.  With
+nobody waiting it ends disarmed, so a socket now used on another carrier
+stops waking this one.  A wait without a key on such an fd turns it
+back into one-shot too (one MOD).
 
 Threads: the owner carrier runs everything except ``wake``.
 """
