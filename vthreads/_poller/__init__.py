@@ -21,9 +21,11 @@ Contract (``Backend``):
   ready at once.  Several tokens may wait on one fd, in either direction.
   Raises OSError for a bad fd.  A ``key`` promises two things: it stands
   for one open file (nobody else passes the same key, and the fd does not
-  change under it while it is in use), and the caller has just seen its
-  operation fail with EAGAIN.  A backend may then keep the fd armed
-  between waits (epoll does, edge-triggered).
+  change under it while it is in use), and the caller has just seen the
+  fd drained in the direction it waits for: its operation failed with
+  EAGAIN, or, for a stream read, came back short and without the end of
+  the stream.  A backend may then keep the fd armed between waits (epoll
+  does, edge-triggered); the waiter must tolerate a wake-up for nothing.
 - ``unregister(fd, token)``: forget ``token`` (an abandoned wait).  Cheap
   and idempotent; a stale kernel registration may later produce an event
   nobody waits for, which the backend drops.
