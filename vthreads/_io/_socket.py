@@ -268,9 +268,9 @@ class socket(_Base):
             except BlockingIOError:
                 pass
             except OSError as exc:
-                if exc.errno == errno.EISCONN:
-                    return 0
-                return exc.errno
+                if exc.errno != errno.EISCONN:
+                    raise
+                return 0
 
     # The flags' position in each call's arguments (self is args[0]).
     def recv(self, *args):
@@ -281,32 +281,32 @@ class socket(_Base):
             # re-armed the fd, see _poller/_epoll.py).  So wait for it,
             # instead of asking the kernel for an EAGAIN first.
             self._vt_drained = False
-            deadline = self._deadline()
+            data = None
         else:
             try:               # the common case first, with one frame less
                 data = _Base.recv(self, *args)
-                if self._vt_drained is False and len(args) == 1 \
-                        and 0 < len(data) < args[0]:
-                    self._vt_drained = True
-                return data
             except BlockingIOError:
                 if self._vt_timeout == 0.0 or (len(args) > 1
                                                and _dontwait(args, 1, None)):
                     raise
-            deadline = self._deadline()
-        # Not ready: wait first, then try again (_retry's loop, inline).
+                data = None
+        if data is None:       # (outside the except: no chained context)
+            data = self._recv_after_waits(args)
+        if self._vt_drained is False and len(args) == 1 \
+                and 0 < len(data) < args[0]:
+            self._vt_drained = True
+        return data
+
+    def _recv_after_waits(self, args):
+        """recv's slow path: wait, then try again (_retry's loop, inline)."""
+        deadline = self._deadline()
         while True:
             self._wait(READ, deadline, "SOCKET_RECV")
             try:
-                data = _Base.recv(self, *args)
+                return _Base.recv(self, *args)
             except BlockingIOError:
                 if self._vt_timeout == 0.0:
                     raise
-                continue
-            if self._vt_drained is False and len(args) == 1 \
-                    and 0 < len(data) < args[0]:
-                self._vt_drained = True
-            return data
 
     def recv_into(self, *args, **kwargs):
         return self._retry(_Base.recv_into, READ, "SOCKET_RECV", 3, self,

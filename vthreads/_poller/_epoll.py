@@ -126,14 +126,18 @@ class EpollBackend(BackendBase):
         not keep waking this one); a keyed wait re-arms, and ADD/MOD look
         at the readiness afresh."""
         del self._keyed[fd]
-        mask = WaiterTable.mask(entry) if entry is not None else 0
+        self._armed[fd] = 0         # known to the kernel: MOD, not ADD
+        self._rearm(fd, entry, ready, True)
+
+    def _rearm(self, fd, entry, ready, force=False):
+        """Arm the fd one-shot for the waiters left in ``entry``.  If it
+        went bad under them, wake them, so their own call reports it."""
         try:
-            self._ctl(fd, _KERNEL_MASK[mask], True)
-            self._armed[fd] = mask
-        except OSError:             # closed already: gone from the set
+            self._arm(fd, WaiterTable.mask(entry) if entry is not None
+                      else 0, force)
+        except OSError:
             self._armed.pop(fd, None)
-            if mask:
-                self._table.take(fd, True, True, ready, _ERRS)
+            self._table.take(fd, True, True, ready, _ERRS)
 
     def unregister(self, fd, token):
         self._table.remove(fd, token)
@@ -172,12 +176,7 @@ class EpollBackend(BackendBase):
             # The one-shot fired: the kernel disarmed this fd.
             self._armed[fd] = 0
             if left:
-                try:
-                    self._arm(fd, WaiterTable.mask(entry))
-                except OSError:
-                    # fd went bad under the remaining waiters: wake them
-                    # so their own call reports the error.
-                    table.take(fd, True, True, ready, _ERRS)
+                self._rearm(fd, entry, ready)
             elif entry is not None:
                 del table.fds[fd]
         return ready
