@@ -21,6 +21,7 @@ the join waiters and ``_is_shutdown``.  Threads: any.
 
 import heapq
 import queue as _queue
+import types
 from collections import deque
 
 from .. import _originals as _o
@@ -59,6 +60,9 @@ def _deadline(block_, timeout):
 
 
 class Queue:
+    # Generic like queue.Queue: ``Queue[int]``, ``class Q(queue.Queue[T])``.
+    __class_getitem__ = classmethod(types.GenericAlias)
+
     def __init__(self, maxsize=0):
         self.maxsize = maxsize
         self._mutex = _o.allocate_lock()
@@ -328,6 +332,7 @@ class SimpleQueue:
     """An unbounded FIFO queue: queue.SimpleQueue's API."""
 
     __slots__ = ("_q",)
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self):
         self._q = Queue()
