@@ -31,3 +31,15 @@ __all__ = [
     "run", "shutdown", "sleep", "spawn", "to_thread", "wait_readable",
     "wait_writable",
 ]
+
+# What users see names the public path, not the module that defines it:
+# tracebacks say ``vthreads.Cancelled``, reprs ``<class 'vthreads.Queue'>``
+# and ``vthreads.Queue[int]``, and pickles find the class there.  An alias
+# (``excepthook``) keeps its defining module, where its own name is found.
+# See docs/design.md, "Layers".
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__qualname__", None) == _name and \
+            _obj.__module__.startswith(__name__ + "."):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -201,6 +201,9 @@ class _FailScope:
     def __init__(self, scope):
         self._scope = scope
 
+    def __repr__(self):
+        return f"<fail_after {self._scope!r}>"
+
     def __enter__(self):
         return self._scope.__enter__()
 

@@ -33,11 +33,11 @@ Empty = _queue.Empty
 Full = _queue.Full
 
 
-class _ShutDown(Exception):
-    """Raised by put/get on a queue that was shut down (queue.ShutDown on 3.13+)."""
-
-
-ShutDown = getattr(_queue, "ShutDown", _ShutDown)
+try:
+    ShutDown = _queue.ShutDown              # 3.13+: the stdlib's own
+except AttributeError:
+    class ShutDown(Exception):
+        """Raised by put/get on a queue that was shut down (queue.ShutDown on 3.13+)."""
 
 _SHUT = object()      # ticket value: the queue was shut down under the waiter
 
