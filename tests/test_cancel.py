@@ -154,8 +154,53 @@ def test_cancel_before_start_never_runs(one_carrier):
     assert vt.cancelled()
     with pytest.raises(Cancelled):
         vt.result()
-    with pytest.raises(Cancelled):
-        vt.exception()
+    assert isinstance(vt.exception(), Cancelled)      # returned, not raised
+
+
+def test_exception_returns_the_cancelled_that_result_raises():
+    vt = vthreads.spawn(vthreads.sleep, 10)
+    assert wait_until(lambda: "SLEEP" in repr(vt))
+    vt.cancel()
+    exc = vt.exception(10)
+    assert isinstance(exc, Cancelled) and vt.cancelled()
+    with pytest.raises(Cancelled) as info:
+        vt.result()
+    assert info.value is exc
+
+
+def test_exception_of_a_cancelled_sibling_does_not_unwind_the_caller():
+    # The README's idiom, after a TaskGroup whose first child failed: the
+    # siblings it cancelled gave no result, and asking says so.
+    def fetch(i):
+        if i == 0:
+            raise OSError("unreachable")
+        vthreads.sleep(10)
+        return i
+
+    def main():
+        try:
+            with vthreads.TaskGroup() as tg:
+                pages = [tg.spawn(fetch, i) for i in range(20)]
+        except* OSError:
+            pass
+        failed = sum(p.exception() is not None for p in pages)
+        cancelled = sum(p.cancelled() for p in pages)
+        return failed, cancelled, isinstance(pages[0].exception(), OSError)
+
+    assert vthreads.run(main) == (20, 19, True)
+
+
+def test_a_vthread_that_absorbs_its_cancellation_has_a_result():
+    def body():
+        try:
+            vthreads.sleep(10)
+        except Cancelled:
+            return "absorbed"
+    vt = vthreads.spawn(body)
+    assert wait_until(lambda: "SLEEP" in repr(vt))
+    vt.cancel()
+    assert vt.exception(10) is None and not vt.cancelled()
+    assert vt.result() == "absorbed"
 
 
 def test_cancel_after_done_returns_false():

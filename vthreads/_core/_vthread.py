@@ -53,7 +53,16 @@ def _new_ident():
 
 
 class VThread:
-    """A virtual thread.  Made by ``vthreads.spawn``; not constructed directly."""
+    """A virtual thread.  Made by ``vthreads.spawn``; not constructed directly.
+
+    A vthread always ends with an outcome: its return value or the
+    exception it raised -- ``Cancelled`` if it was cancelled, even before it
+    started.  ``result()`` returns the value or raises the exception;
+    ``exception()`` returns the exception (or None) and never raises it, so
+    ``p.exception() is not None`` means "gave no result" and ``cancelled()``
+    says whether it was cancelled.  Why this differs from
+    concurrent.futures: docs/primitives.md, "The outcome of a vthread".
+    """
 
     __slots__ = ("_fn", "_args", "_kwargs", "_name", "ident", "_ctx", "_g",
                  "_carrier", "_state", "_ticket", "_reason", "_waiting_on",
@@ -150,8 +159,9 @@ class VThread:
         return True
 
     def result(self, timeout=None):
-        """The return value; re-raises the vthread's exception (Cancelled
-        if it was cancelled).  TimeoutError if not done within ``timeout``."""
+        """The return value; re-raises the vthread's exception (its
+        Cancelled if it was cancelled).  TimeoutError if not done within
+        ``timeout``."""
         if not self.join(timeout):
             raise TimeoutError(f"{self.name} did not finish in time")
         self._retrieved = True
@@ -161,15 +171,13 @@ class VThread:
         return self._result
 
     def exception(self, timeout=None):
-        """The exception the vthread raised, or None.  Raises Cancelled if it
-        was cancelled, TimeoutError if not done within ``timeout``."""
+        """The exception the vthread ended with, or None if it returned.
+        A cancelled vthread's Cancelled is returned, not raised.
+        TimeoutError if not done within ``timeout``."""
         if not self.join(timeout):
             raise TimeoutError(f"{self.name} did not finish in time")
         self._retrieved = True
-        exc = self._exc
-        if isinstance(exc, Cancelled):
-            raise exc
-        return exc
+        return self._exc
 
     def __repr__(self):
         state = self._state
