@@ -66,11 +66,18 @@ def served():
     return _served[0]
 
 
-def serve(start):
-    """In the main thread: ``vt = start()``, then wait until ``vt``
-    finishes, running posted calls and throwing handler exceptions into
-    ``vt``; return ``vt``.  Serving begins before ``start``, so the main
-    vthread's first call already finds it.  Cancellation of the main
+def serve(vt, queue):
+    """In the main thread: ``queue()`` the unstarted ``vt``, then wait until
+    it finishes, running posted calls and throwing handler exceptions into
+    ``vt``; return ``vt``.
+
+    ``vt`` is recorded as served before it is queued, so from its first
+    bytecode it is the main thread (``get_ident()``: importlib's module
+    locks hold their owner's ident across the first imports).  Once the
+    wait begins, whatever a signal handler raises -- inside ``queue()``
+    too, which is then simply called again -- goes to ``vt``, which
+    raises it at its start if it has not started yet, as Python raises a
+    signal at the program's first line.  Cancellation of the main
     thread's own scopes ends the wait with Cancelled."""
     with _lock:
         if _serving[0]:
@@ -78,12 +85,18 @@ def serve(start):
         _serving[0] = True
     r = w = None
     try:
+        # A signal until the loop: vt is not queued, the program never ran.
         r, w = _wakeup_pipe()
-        vt = start()
         with _lock:
             _served[0] = vt
+        queued = False
         while not vt.done():
             try:
+                if not queued:
+                    queue()
+                    queued = True
+                    if _test_pause_after_queue:
+                        _o.sleep(_test_pause_after_queue)
                 _serve_once(vt, r)
             except Cancelled:
                 raise
@@ -103,6 +116,11 @@ def serve(start):
             _calls.clear()
         for call in stranded:
             _reply(call, None, RuntimeError("the main thread stopped serving"))
+
+
+# Tests only: seconds serve() sleeps right after queuing the main vthread,
+# where the main thread was outside its wait while the program already ran.
+_test_pause_after_queue = 0.0
 
 
 def _wakeup_pipe():
