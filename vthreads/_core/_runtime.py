@@ -37,6 +37,7 @@ from ._carrier import Carrier
 from ._completion import complete
 from ._errors import Cancelled
 from ._fork import on_child
+from ._ownthread import OwnThread
 from ._switch import getcurrent
 from ._vthread import DONE, VThread
 
@@ -93,8 +94,7 @@ class Runtime:
 
     def start(self):
         for c in self.carriers:
-            t = _o.Thread(target=c.run, name=f"vthreads-carrier-{c.index}",
-                          daemon=True)
+            t = OwnThread(c.run, f"vthreads-carrier-{c.index}")
             c.thread = t
             t.start()
         self._up.acquire()          # all carriers have their hub and ident
