@@ -67,9 +67,9 @@ def served():
 
 
 def serve(vt, queue):
-    """In the main thread: ``queue()`` the unstarted ``vt``, then wait until
-    it finishes, running posted calls and throwing handler exceptions into
-    ``vt``; return ``vt``.
+    """In the main thread: ``queue()`` the unstarted ``vt`` (from the first
+    park of the wait), then wait until it finishes, running posted calls
+    and throwing handler exceptions into ``vt``; return ``vt``.
 
     ``vt`` is recorded as served before it is queued, so from its first
     bytecode it is the main thread (``get_ident()``: importlib's module

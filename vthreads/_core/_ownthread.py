@@ -2,9 +2,9 @@
 
 They are the runtime's, not the program's: with threads patched,
 ``threading.enumerate()`` and ``active_count()`` leave them out, as they
-list the program's vthreads (``_io/_threading.py``).  Made from the
-original ``threading.Thread``, so they are in threading's registry of OS
-threads like any other; this class is how they are told apart there.
+list the program's vthreads (``_io/_threading.py``).  They are real
+threads of the stdlib's own class (``_originals.Thread``), in threading's
+registry of OS threads like any other; this class tells them apart there.
 
 Threads: any thread may make one.
 """
