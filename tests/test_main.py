@@ -1,6 +1,7 @@
 """python -m vthreads: patches everything, runs the program in a vthread."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -60,6 +61,82 @@ def test_usage_errors():
     assert r.returncode == 2 and "usage" in r.stderr
     r = run_cli("--carriers", "many", "x.py")
     assert r.returncode == 2
+    # The count is checked as run() and configure() check it: 0 hung.
+    r = run_cli("--carriers", "0", "x.py", timeout=30)
+    assert r.returncode == 2
+    assert "carriers must be at least 1, not 0" in r.stderr
+
+
+def test_help_lists_the_options_and_the_environment():
+    r = run_cli("--help")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.startswith("usage: python -m vthreads")
+    for word in ("--carriers N", "-m", "script.py", "VTHREADS_CARRIERS"):
+        assert word in r.stdout
+    # Every environment variable the library reads is listed.
+    import re
+    import vthreads.__main__ as cli
+    read = set()
+    for path in pathlib.Path(ROOT, "vthreads").rglob("*.py"):
+        read |= set(re.findall(r"environ(?:\.get)?\(?\[?[\"'](VTHREADS_\w+)",
+                               path.read_text()))
+    assert read and read == set(cli.ENVIRONMENT)
+
+
+def test_options_end_at_the_script_and_the_rest_is_the_programs(tmp_path):
+    script = tmp_path / "args.py"
+    script.write_text("import sys; from vthreads._core import _runtime\n"
+                      "print(sys.argv[1:], _runtime._current.size)\n")
+    r = run_cli("--carriers=2", str(script), "-h", "--carriers", "3", "-m", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "['-h', '--carriers', '3', '-m', 'x'] 2\n"
+
+
+def test_dash_m_takes_the_rest_as_the_modules_too(tmp_path):
+    (tmp_path / "mymod.py").write_text("import sys; print(sys.argv[1:])\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, str(tmp_path)])
+    for args in (["-m", "mymod"], ["-mmymod"]):
+        r = subprocess.run([sys.executable, "-m", "vthreads", "--carriers", "1",
+                            *args, "--carriers", "5", "-h"],
+                           capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "['--carriers', '5', '-h']\n"
+
+
+def test_missing_script_or_module_fails_as_python_does(tmp_path):
+    for args in ([str(tmp_path / "missing.py")], ["-m", "no_such_module_x"],
+                 ["-m", "email"]):
+        r = run_cli(*args)
+        plain = subprocess.run([sys.executable, *args], capture_output=True,
+                               text=True, timeout=60)
+        assert (r.returncode, r.stderr) == (plain.returncode, plain.stderr)
+        assert r.returncode in (1, 2) and r.stderr.count("\n") == 1
+
+
+def test_enumerate_lists_the_programs_threads_not_the_runtimes(tmp_path):
+    script = tmp_path / "threads.py"
+    script.write_text(textwrap.dedent("""
+        import socket, threading, vthreads
+        socket.getaddrinfo("localhost", 80)     # on a to_thread helper
+        vthreads.run_coroutine(__import__("asyncio").sleep(0))  # its loop
+        ev = threading.Event()
+        t = threading.Thread(target=ev.wait, name="worker")
+        t.start()
+        real = vthreads.monkey.get_original("threading", "Thread")(
+            target=ev.wait, name="os-thread")
+        real.start()
+        print(sorted(x.name for x in threading.enumerate()),
+              threading.active_count(), t in threading.enumerate())
+        ev.set(); t.join(); real.join()
+        print([x.name for x in threading.enumerate()], threading.active_count())
+    """))
+    r = run_cli("--carriers", "2", str(script))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "['MainThread', 'os-thread', 'worker'] 3 True",
+        "['MainThread'] 1",
+    ]
 
 
 def test_ctrl_c_reaches_the_program_like_plain_python(tmp_path):

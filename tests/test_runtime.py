@@ -71,6 +71,33 @@ def test_configure_bad_input(stopped):
         vthreads.configure(carriers=True)
 
 
+def test_every_entry_point_checks_the_carrier_count_as_configure_does():
+    # run() hung for ever in Runtime.start on 0 or -1, and compared "x"
+    # with the running size; it now raises what configure() raises.
+    r = run_script(textwrap.dedent("""
+        import vthreads
+        for bad in (0, -1, "x", 2.5, True, None.__class__):
+            for call in (lambda: vthreads.run(print, carriers=bad),
+                         lambda: vthreads.configure(carriers=bad)):
+                try:
+                    call()
+                except (TypeError, ValueError) as e:
+                    print(type(e).__name__, e)
+        print(vthreads.run(lambda: "still runs", carriers=1))
+    """), timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "still runs"
+    assert lines[:-1] == [line for line in [
+        "ValueError carriers must be at least 1, not 0",
+        "ValueError carriers must be at least 1, not -1",
+        "TypeError carriers must be an int, not str",
+        "TypeError carriers must be an int, not float",
+        "TypeError carriers must be an int, not bool",
+        "TypeError carriers must be an int, not type",
+    ] for _ in range(2)]
+
+
 def test_default_carrier_count_follows_the_build():
     r = run_script("import vthreads, threading\n"
                    "vthreads.spawn(lambda: None).join(10)\n"

@@ -2,54 +2,111 @@
    python -m vthreads [--carriers N] -m module args...
 
 Patches everything (``vthreads.monkey.patch_all()``), then runs the
-program's main code in a vthread.  The exit code and the traceback are
-what ``python script.py`` would give.
+program's main code in a vthread.  Exit codes, error messages and the
+traceback are what ``python script.py`` (``python -m module``) would give:
+2 for a bad option or a script that cannot be opened, 1 for a module that
+cannot be found or an uncaught exception, death by SIGINT for an uncaught
+KeyboardInterrupt.
+
+Options end at the script name or at ``-m module``, as the interpreter's
+do: everything after belongs to the program.
 """
 
+import argparse
 import os
-import runpy
 import sys
 
+from vthreads._core._runtime import check_carriers
 
-def _usage(code=2):
-    print(__doc__.strip().splitlines()[0].replace("python", "usage: python", 1),
-          file=sys.stderr)
-    sys.exit(code)
+# The environment variables vthreads reads, for --help.
+ENVIRONMENT = {
+    "VTHREADS_CARRIERS": "carrier count when --carriers is not given "
+                         "(default: usable CPUs when the GIL is off, else 1)",
+}
+
+
+def _carrier_count(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"carriers must be an int, not {text!r}") from None
+    try:
+        return check_carriers(n)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser():
+    env = "\n".join(f"  {name:<20}{text}" for name, text in ENVIRONMENT.items())
+    p = argparse.ArgumentParser(
+        prog="python -m vthreads",
+        usage="%(prog)s [-h] [--carriers N] (script.py | -m module) [args ...]",
+        description="Patch the stdlib (vthreads.monkey.patch_all()) and run "
+                    "a Python program's main code in a vthread.",
+        epilog="environment variables:\n" + env,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--carriers", type=_carrier_count, metavar="N",
+                   help="number of carrier OS threads")
+    # REMAINDER: what follows the module name or the script is the
+    # program's, options included, untouched.
+    p.add_argument("-m", dest="module", nargs=argparse.REMAINDER,
+                   help="module args...: run a library module as a script, "
+                        "as python -m does")
+    p.add_argument("program", nargs=argparse.REMAINDER,
+                   metavar="script.py args",
+                   help="the program to run, and its arguments")
+    return p
+
+
+def _parse(argv):
+    p = _parser()
+    ns = None
+    i = next((i for i, a in enumerate(argv)
+              if a.startswith("-m") and a != "-m"), None)
+    if i is not None:
+        # -mMODULE, if it ends our options: argparse would give the module
+        # only its name and go on parsing, where python passes the rest on.
+        ns = p.parse_args(argv[:i])
+        if ns.module is None and not ns.program:
+            ns.module = [argv[i][2:]] + argv[i + 1:]
+        else:
+            ns = None               # an argument of the program's
+    if ns is None:
+        ns = p.parse_args(argv)
+    if ns.module is not None:
+        if not ns.module:
+            p.error("argument -m: expected a module name")
+        if ns.program:
+            p.error("give a script or -m module, not both")
+    elif not ns.program:
+        p.error("a script or -m module is required")
+    return ns
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    carriers = None
-    if argv[:1] == ["--carriers"]:
-        if len(argv) < 2:
-            _usage()
-        try:
-            carriers = int(argv[1])
-        except ValueError:
-            _usage()
-        argv = argv[2:]
-    if not argv or argv[0] in ("-h", "--help"):
-        _usage(0 if argv else 2)
-    module = None
-    if argv[0] == "-m":
-        if len(argv) < 2:
-            _usage()
-        module, argv = argv[1], argv[1:]
+    ns = _parse(argv)
+    if ns.module is None:
+        argv = ns.program
+        _check_script(argv[0])
+        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+    else:
+        argv = ns.module
     import vthreads.monkey
     vthreads.monkey.patch_all()
     import vthreads
     sys.argv = argv
-    if module is None:
-        sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
 
     def program():
-        if module is not None:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        if ns.module is not None:
+            _run_module(argv[0])
         else:
+            import runpy
             runpy.run_path(argv[0], run_name="__main__")
 
     try:
-        vthreads.run(program, carriers=carriers)
+        vthreads.run(program, carriers=ns.carriers)
     except SystemExit:
         raise
     except BaseException:
@@ -72,6 +129,35 @@ def main(argv=None):
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
+
+
+def _check_script(path):
+    """The interpreter's message and status for a script it cannot open.
+    (A directory or zip file is runpy's, as for python.)"""
+    if os.path.isdir(path):
+        return
+    try:
+        open(path, "rb").close()
+    except OSError as exc:
+        prog = (getattr(sys, "orig_argv", None) or [sys.executable])[0]
+        print(f"{prog}: can't open file {os.path.abspath(path)!r}: "
+              f"[Errno {exc.errno}] {exc.strerror}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _run_module(name):
+    """Run module ``name`` as ``python -m`` does -- runpy's own entry for
+    it, which prints "No module named ..." and exits 1 when the module
+    cannot be found -- in a fresh ``__main__`` module, as the program's
+    main module."""
+    import runpy
+    import types
+    ours = sys.modules["__main__"]      # this module: keep it alive
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        runpy._run_module_as_main(name)
+    finally:
+        sys.modules["__main__"] = ours
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ register_at_fork = os.register_at_fork
 set_blocking = os.set_blocking
 get_ident = _thread.get_ident
 Thread = threading.Thread
+enumerate_threads = threading.enumerate
 main_thread_ident = threading.main_thread().ident
 signal_signal = signal.signal
 signal_set_wakeup_fd = signal.set_wakeup_fd

@@ -96,6 +96,8 @@ TABLES = {
         "current_thread": _io.threading.current_thread,
         "get_ident": _io.threading.get_ident,
         "local": _io.threading.local,
+        "enumerate": _io.threading.enumerate,
+        "active_count": _io.threading.active_count,
     },
     # These take a pthread_t; get_ident() now answers with vthread idents.
     "signal (threads)": {
@@ -135,7 +137,8 @@ TABLES = {
 }
 
 # Patched names whose originals do not block: holding one is harmless.
-_NOT_BLOCKING = {"get_ident", "current_thread", "local", "signal",
+_NOT_BLOCKING = {"get_ident", "current_thread", "local", "enumerate",
+                 "active_count", "signal",
                  "set_wakeup_fd", "pthread_kill", "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()

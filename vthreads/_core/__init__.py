@@ -9,6 +9,7 @@ from ._cancel import (CancelScope, current_effective_deadline, fail_after,
 from ._dump import dump
 from ._errors import Cancelled
 from ._fork import on_child
+from ._ownthread import OwnThread
 from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
                    wait_writable)
 from ._runtime import configure, current_runtime, shutdown
@@ -25,5 +26,5 @@ __all__ = [
     "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
-    "on_child",
+    "on_child", "OwnThread",
 ]

@@ -195,9 +195,14 @@ class Carrier:
         with stripe(vt):
             vt._carrier = self
             cancelled = vt._cancel_requested or self.runtime.closing
-        if cancelled:
+        # Thrown before it started (a signal in the main thread, see
+        # _mainthread): raised before its first line, as Python would.
+        # A throw from now on finds it started and interrupts its park.
+        thrown = vt._take_pending() if vt._pending is not None else None
+        if cancelled or thrown is not None:
             vt._fn = vt._args = vt._kwargs = vt._ctx = None
-            vt._finish(None, Cancelled("cancelled before it started"))
+            vt._finish(None, thrown if thrown is not None
+                       else Cancelled("cancelled before it started"))
             return None
         g = VGreenlet(vt._main, self.hub)
         g.vt = vt

@@ -66,25 +66,34 @@ def served():
     return _served[0]
 
 
-def serve(start):
-    """In the main thread: ``vt = start()``, then wait until ``vt``
-    finishes, running posted calls and throwing handler exceptions into
-    ``vt``; return ``vt``.  Serving begins before ``start``, so the main
-    vthread's first call already finds it.  Cancellation of the main
+def serve(vt, queue):
+    """In the main thread: ``queue()`` the unstarted ``vt`` (from the first
+    park of the wait), then wait until it finishes, running posted calls
+    and throwing handler exceptions into ``vt``; return ``vt``.
+
+    ``vt`` is recorded as served before it is queued, so from its first
+    bytecode it is the main thread (``get_ident()``: importlib's module
+    locks hold their owner's ident across the first imports).  Once the
+    wait begins, whatever a signal handler raises -- inside ``queue()``
+    too, which is then simply called again -- goes to ``vt``, which
+    raises it at its start if it has not started yet, as Python raises a
+    signal at the program's first line.  Cancellation of the main
     thread's own scopes ends the wait with Cancelled."""
     with _lock:
         if _serving[0]:
             raise RuntimeError("run() is already waiting in the main thread")
         _serving[0] = True
-    r = w = None
+    r = w = hook = None
     try:
+        # A signal until the loop: vt is not queued, the program never ran.
         r, w = _wakeup_pipe()
-        vt = start()
+        hook = _UnraisableToMain(vt)
         with _lock:
             _served[0] = vt
+        start = [queue]
         while not vt.done():
             try:
-                _serve_once(vt, r)
+                _serve_once(vt, r, start)
             except Cancelled:
                 raise
             except BaseException as exc:
@@ -93,6 +102,8 @@ def serve(start):
                     raise
         return vt
     finally:
+        if hook is not None:
+            hook.drop()
         if w is not None:
             _drop_wakeup_pipe(r, w)
         with _lock:
@@ -103,6 +114,35 @@ def serve(start):
             _calls.clear()
         for call in stranded:
             _reply(call, None, RuntimeError("the main thread stopped serving"))
+
+
+# Tests only (tests/test_startup.py): seconds the main thread sleeps right
+# after it queued the main vthread, before it blocks -- the program runs
+# while the main thread is not yet waiting, the widest start-up window.
+_test_pause_after_queue = 0.0
+
+
+class _UnraisableToMain:
+    """While the main thread serves: a KeyboardInterrupt that its signal
+    handler raised inside a finalizer or weakref callback -- which the
+    collector runs in whichever thread allocates, here too, for the
+    program's garbage -- is not lost as "Exception ignored": it goes to
+    the main vthread like any other."""
+
+    def __init__(self, vt):
+        self.vt = vt
+        self.prev = sys.unraisablehook
+        sys.unraisablehook = self
+
+    def __call__(self, args):
+        if issubclass(args.exc_type, KeyboardInterrupt) and in_main_thread() \
+                and self.vt._throw(args.exc_value):
+            return
+        self.prev(args)
+
+    def drop(self):
+        if sys.unraisablehook is self:  # the program did not set its own
+            sys.unraisablehook = self.prev
 
 
 def _wakeup_pipe():
@@ -149,7 +189,7 @@ def _drain(r):
         pass
 
 
-def _serve_once(vt, r):
+def _serve_once(vt, r, start):
     def register(ticket):
         vt._add_waiter(ticket)
         with _lock:
@@ -157,6 +197,16 @@ def _serve_once(vt, r):
             wake = bool(_calls)
         if wake:
             ticket.fire(None)
+        if start[0] is not None:
+            # The first wait queues the main vthread, at the last moment
+            # before this thread blocks: the less Python code it runs
+            # while the program does, the less likely a signal is handled
+            # inside a finalizer or weakref callback the collector runs
+            # here, where what the handler raises is lost (see design.md).
+            start[0]()
+            start[0] = None
+            if _test_pause_after_queue:
+                _o.sleep(_test_pause_after_queue)
 
     def unregister(ticket):
         with _lock:

@@ -13,7 +13,7 @@ from .._poller import READ, WRITE
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
 from ._mainthread import in_main_thread, serve
-from ._runtime import get_runtime
+from ._runtime import get_runtime, new_claim
 from ._switch import getcurrent
 from ._threadtask import current_task
 
@@ -51,15 +51,18 @@ def run(main, *args, carriers=None):
     if not callable(main):
         raise TypeError(f"run() needs a callable, not {type(main).__name__}")
     rt = get_runtime(carriers)
+    claim = new_claim(main, args, None, None)
+    vt = claim[0]
 
-    def start():
-        vt = rt.spawn(main, args, None, None)
-        return spawn(main, *args) if vt is None else vt
+    def queue():
+        r = rt
+        while not r.queue(claim):
+            r = get_runtime()   # it began shutting down: the next one runs it
 
     if current() is None and in_main_thread():
-        vt = serve(start)
+        serve(vt, queue)
     else:
-        vt = start()
+        queue()
     return vt.result()
 
 

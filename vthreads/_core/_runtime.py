@@ -37,6 +37,7 @@ from ._carrier import Carrier
 from ._completion import complete
 from ._errors import Cancelled
 from ._fork import on_child
+from ._ownthread import OwnThread
 from ._switch import getcurrent
 from ._vthread import DONE, VThread
 
@@ -55,7 +56,7 @@ def default_carriers():
             raise ValueError(
                 f"VTHREADS_CARRIERS must be a positive integer, not {env!r}"
             ) from None
-        return _check_count(n, "VTHREADS_CARRIERS")
+        return check_carriers(n, "VTHREADS_CARRIERS")
     if _o.gil_enabled():
         return 1
     try:
@@ -64,7 +65,9 @@ def default_carriers():
         return max(1, os.cpu_count() or 1)
 
 
-def _check_count(n, what="carriers"):
+def check_carriers(n, what="carriers"):
+    """The one check of a carrier count, wherever it comes from: run(),
+    configure(), VTHREADS_CARRIERS, ``python -m vthreads --carriers``."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{what} must be an int, not {type(n).__name__}")
     if n < 1:
@@ -91,8 +94,7 @@ class Runtime:
 
     def start(self):
         for c in self.carriers:
-            t = _o.Thread(target=c.run, name=f"vthreads-carrier-{c.index}",
-                          daemon=True)
+            t = OwnThread(c.run, f"vthreads-carrier-{c.index}")
             c.thread = t
             t.start()
         self._up.acquire()          # all carriers have their hub and ident
@@ -112,22 +114,31 @@ class Runtime:
 
     def spawn(self, fn, args, kwargs, name, group=None):
         """Queue a new vthread; None if this runtime is closing."""
-        vt = VThread(fn, args, kwargs, name, contextvars.copy_context())
-        vt._group = group
-        claim = [vt]
+        claim = new_claim(fn, args, kwargs, name, group)
+        vt = claim[0]               # before queue(): a carrier empties it
+        return vt if self.queue(claim) else None
+
+    def queue(self, claim):
+        """Queue the unstarted vthread of ``claim`` (see ``new_claim``);
+        False if this runtime is closing.
+
+        Queuing the same claim again is harmless -- whoever pops the
+        vthread out of it starts it, once -- so a caller interrupted in
+        here (a signal handler raising in the main thread) just calls
+        again."""
         me = getattr(getcurrent(), "vt", None)
         c = me._carrier if me is not None else None
         if c is not None and c.runtime is self:
             c.push_new(claim)
-            return vt
+            return True
         with self._lock:
             if self.closing:
-                return None
+                return False
             self.injected.append(claim)
         for c in self.carriers:
             if c.wake_if_sleeping():
                 break
-        return vt
+        return True
 
     def wake_idle(self, busy):
         """New local work on ``busy``: wake one sleeping carrier to steal it."""
@@ -158,6 +169,14 @@ class Runtime:
                    for c in self.carriers)
 
 
+def new_claim(fn, args, kwargs, name, group=None):
+    """The claim ``[vt]`` of a new vthread that no runtime has queued yet:
+    its identity can be recorded before it can run (``Runtime.queue``)."""
+    vt = VThread(fn, args, kwargs, name, contextvars.copy_context())
+    vt._group = group
+    return [vt]
+
+
 def _cancel_live(carrier):
     def cancel_all():
         for vt in list(carrier.live):
@@ -179,6 +198,8 @@ def get_runtime(carriers=None):
     ``carriers`` (from ``run``) must match a runtime that is already up.
     """
     global _current, _atexit_registered
+    if carriers is not None:
+        check_carriers(carriers)
     rt = _current
     if rt is not None and not rt.closing and carriers is None:
         return rt
@@ -205,7 +226,7 @@ def configure(carriers=None):
     """Set the carrier count for the next runtime start."""
     global _configured
     if carriers is not None:
-        _check_count(carriers)
+        check_carriers(carriers)
     with _state_lock:
         if _current is not None and not _current.closing:
             raise RuntimeError("configure() must be called before the "

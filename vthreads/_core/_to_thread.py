@@ -20,6 +20,7 @@ from ._block import block
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 from ._fork import on_child
+from ._ownthread import OwnThread
 
 IDLE_EXIT = 10.0
 
@@ -64,8 +65,7 @@ class _Pool:
                 return
             self._threads += 1
         try:
-            _o.Thread(target=self._worker, name="vthreads-helper",
-                      daemon=True).start()
+            OwnThread(self._worker, "vthreads-helper").start()
         except BaseException:
             with self._lock:
                 self._threads -= 1

@@ -32,11 +32,10 @@ import threading as _std_threading
 import weakref
 
 from .. import _originals as _o
-from .._core import (Cancelled, current as _current_vthread, current_task,
-                     on_child, spawn)
+from .._core import (Cancelled, OwnThread, current as _current_vthread,
+                     current_task, on_child, spawn)
 from .._core._mainthread import call_in_main, main_ident, served
-from .._core._runtime import add_exit_hook, current_runtime
-from .._core._to_thread import helper_thread_count
+from .._core._runtime import add_exit_hook
 
 _lock = _o.allocate_lock()
 on_child(_lock._at_fork_reinit)
@@ -103,6 +102,7 @@ class Thread:
             self._vt = spawn(self._bootstrap, name=self._name)
             with _lock:
                 _by_ident[self._vt.ident] = self._vt
+                _by_vthread[self._vt] = self    # enumerate() lists it now
         except BaseException:
             with _lock:
                 _non_daemon.discard(self)
@@ -370,14 +370,27 @@ def start_new_thread(function, args, kwargs=None):
 def thread_count():
     """_thread._count(): the program's threads -- its running vthreads from
     Thread.start or start_new_thread, and its own OS threads, not counting
-    vthreads' carriers and helpers."""
-    ours = helper_thread_count()
-    rt = current_runtime()
-    if rt is not None:
-        ours += sum(1 for c in rt.carriers
-                    if c.thread is not None and c.thread.is_alive())
+    vthreads' own (carriers, helpers: see _core._ownthread)."""
+    ours = sum(1 for t in _o.enumerate_threads() if isinstance(t, OwnThread))
     with _lock:
         return max(0, _o.thread_count() - ours) + _started[0]
+
+
+def enumerate():
+    """threading.enumerate(): the program's threads -- its OS threads
+    without vthreads' own, then its live vthreads that threading would
+    know: those started by Thread.start, and those current_thread() was
+    asked about (as threading's dummy threads are)."""
+    threads = [t for t in _o.enumerate_threads()
+               if not isinstance(t, OwnThread)]
+    with _lock:
+        vthreads = list(_by_vthread.values())
+    return threads + [t for t in vthreads if t.is_alive()]
+
+
+def active_count():
+    """threading.active_count(): ``len(enumerate())``, as threading's."""
+    return len(enumerate())
 
 
 class local:

@@ -28,8 +28,8 @@ thread.  ``_private_loop`` state is guarded by ``_loop_lock``.
 import asyncio
 
 from .. import _originals as _o
-from .._core import (INTERRUPT, TIMEOUT, Cancelled, Ticket, block,
-                     current_task, on_child)
+from .._core import (INTERRUPT, TIMEOUT, Cancelled, OwnThread, Ticket,
+                     block, current_task, on_child)
 
 
 class _AsyncWaiter:
@@ -148,7 +148,7 @@ def _private_loop():
                 loop.call_soon(ready.release)
                 loop.run_forever()
 
-            _o.Thread(target=main, name="vthreads-asyncio", daemon=True).start()
+            OwnThread(main, "vthreads-asyncio").start()
             ready.acquire()
             _loop = loop
         return _loop
