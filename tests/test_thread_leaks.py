@@ -36,9 +36,10 @@ def main():
         vthreads.wait_readable(r)     # a cooperative fd wait in an OS thread
 
     one_wait()                      # this thread's own wake-up fd, first
+    work = one_wait if sys.argv[2] == "wait" else vthreads.current
     fd0, g0 = fds(), greenlets()
     for _ in range(N):
-        t = threading.Thread(target=one_wait)
+        t = threading.Thread(target=work)
         t.start()
         t.join()
     # One left per thread would be 2,000; allow a few stragglers.
@@ -53,10 +54,11 @@ print("ok")
 """
 
 
+@pytest.mark.parametrize("work", ["wait", "current"])
 @pytest.mark.parametrize("where", ["run", "plain"])
-def test_short_lived_threads_leave_no_fds_and_no_greenlets(where):
-    r = run_script(f"import sys; sys.argv[1:] = [{where!r}]\n" + SCRIPT,
-                   timeout=120)
+def test_short_lived_threads_leave_no_fds_and_no_greenlets(where, work):
+    r = run_script(f"import sys; sys.argv[1:] = [{where!r}, {work!r}]\n"
+                   + SCRIPT, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     out = dict(line.split() for line in r.stdout.splitlines()[:-1])
     assert r.stdout.splitlines()[-1] == "ok", r.stdout
