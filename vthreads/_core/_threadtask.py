@@ -28,6 +28,8 @@ Guards:
   ends.  After a fork the child's thread makes a fresh one.
 """
 
+import sys
+
 from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
@@ -80,11 +82,13 @@ class ThreadTask:
         if self._waker is None:
             self._waker = Waker()
 
-    def __del__(self):
+    def __del__(self, _finalizing=sys.is_finalizing):
         # Unreachable, so the thread has ended: its thread-local dict held
         # the task.  Nothing can write to the wake-up fd any more (a waker
         # that claimed one of our tickets holds this task), so closing it
         # cannot hit a reused fd number.
+        if _finalizing():
+            return      # modules may be torn down; the fds go with the process
         w = self._waker
         if w is not None:
             self._waker = None
