@@ -123,3 +123,39 @@ def test_the_program_under_run_sees_all_the_fds_of_its_wait_from_its_first_line(
         print(vthreads.run(main))
     """, timeout=60)
     assert r.stdout.split() == ["0"], (r.stdout, r.stderr)
+
+
+def test_to_thread_helpers_that_come_and_go_leave_no_fds():
+    # A server offloading patched socket work: helpers wait on fds, go
+    # idle, exit and are made again, cycle after cycle.
+    r = run_script("""if 1:
+        import os
+        import vthreads
+        from vthreads._core import _to_thread
+
+        _to_thread.IDLE_EXIT = 0.02
+
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+
+        def main():
+            r, w = os.pipe()
+            os.write(w, b"x")
+            def offload():
+                vthreads.to_thread(vthreads.wait_readable, r)
+            def cycle():
+                vts = [vthreads.spawn(offload) for _ in range(6)]
+                for v in vts:
+                    v.result(30)
+                while _to_thread.helper_thread_count():
+                    vthreads.sleep(0.01)
+            cycle()
+            base = fds()
+            for _ in range(40):             # 240 helper lifetimes
+                cycle()
+            return fds() - base
+
+        print(vthreads.run(main))
+    """, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert int(r.stdout) <= 10, r.stdout
