@@ -75,7 +75,7 @@ class ThreadTask:
         what = f" parked {self._reason}" if self._reason else ""
         return f"<ThreadTask ident={self.ident}{what}>"
 
-    # --- waking (any thread) ---------------------------------------------
+    # --- the wake-up fd of fd parks (owner thread) ------------------------
 
     def prepare_io(self):
         """Make the wake-up fd of fd parks now, if not made yet."""
@@ -95,6 +95,8 @@ class ThreadTask:
             w.close()
         for fn in _at_end:
             fn()
+
+    # --- waking (any thread) ---------------------------------------------
 
     def _new_ticket(self, io=False):
         t = Ticket((self,))
