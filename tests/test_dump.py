@@ -1,9 +1,12 @@
 """vthreads.dump(): every vthread with what it waits on, and blocked carriers."""
 
 import threading
+import time
+
+import pytest
 
 import vthreads
-from conftest import wait_until
+from conftest import run_script, wait_until
 
 
 def parked_in_here(ev):
@@ -26,16 +29,16 @@ def test_dump_lists_parked_vthreads_with_reason_and_stack(one_carrier):
         v.join(10)
 
 
+def hog_the_carrier(started, stop):
+    started.set()
+    while not stop.is_set():          # never parks: the carrier is stuck
+        pass
+
+
 def test_dump_reports_a_carrier_blocked_by_a_busy_vthread(one_carrier):
     stop = threading.Event()
     started = threading.Event()
-
-    def hog_the_carrier():
-        started.set()
-        while not stop.is_set():      # never parks: the carrier is stuck
-            pass
-
-    vt = vthreads.spawn(hog_the_carrier)
+    vt = vthreads.spawn(hog_the_carrier, started, stop)
     assert started.wait(10)
     try:
         report = vthreads.dump(file=False, timeout=0.2)
@@ -44,6 +47,76 @@ def test_dump_reports_a_carrier_blocked_by_a_busy_vthread(one_carrier):
     vt.join(10)
     assert "carrier 0" in report and "BLOCKED" in report
     assert "in hog_the_carrier" in report
+
+
+def dump_timed(timeout):
+    t0 = time.monotonic()
+    report = vthreads.dump(file=False, timeout=timeout)
+    return time.monotonic() - t0, report
+
+
+def carrier_section(report, index):
+    return report.split(f"== carrier {index} ")[1].split("== carrier")[0]
+
+
+def test_dump_from_a_vthread_describes_its_own_carrier_at_once(carriers):
+    def dumper():
+        took, report = dump_timed(5)
+        return took, report, vthreads.current()._carrier.index
+
+    took, report, mine = vthreads.spawn(dumper, name="dumper").result(30)
+    assert took < 2, took       # nobody waited out the timeout
+    assert "BLOCKED" not in report, report
+    for i in range(carriers):
+        assert f"== carrier {i} (thread" in report, report
+    here = carrier_section(report, mine)
+    assert f"'dumper' running carrier={mine}" in here, report
+    assert "in dumper" in here, report
+
+
+def test_dump_from_a_vthread_parks_while_a_blocked_carrier_is_waited_for(
+        two_carriers):
+    stop = threading.Event()
+    started = threading.Event()
+    hog = vthreads.spawn(hog_the_carrier, started, stop)
+    assert started.wait(10)
+    try:
+        # Only the other carrier comes back to its hub to place these.
+        dumper = vthreads.spawn(dump_timed, 60, name="dumper")
+        assert wait_until(lambda: "parked on DUMP" in repr(dumper)), dumper
+        # Its carrier is free for others meanwhile.
+        assert vthreads.spawn(lambda: 1).result(10) == 1
+    finally:
+        stop.set()
+    took, report = dumper.result(30)    # the hog's carrier answers now
+    hog.join(10)
+    assert "BLOCKED" not in report, report
+    assert took < 30, took
+
+
+def test_dump_without_a_time_limit_from_a_vthread(carriers):
+    # None waits as long as the others take (here: not long).
+    took, report = vthreads.spawn(dump_timed, None).result(10)
+    assert "BLOCKED" not in report and "'VThread-" in report, report
+    # A negative timeout is refused, as everywhere in vthreads ...
+    with pytest.raises(ValueError):
+        vthreads.spawn(dump_timed, -1).result(10)
+    # ... and the carrier runs on.
+    assert vthreads.spawn(lambda: 1).result(10) == 1
+
+
+def test_dump_in_the_program_of_python_m_vthreads(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(
+        "import time, vthreads\n"
+        "t0 = time.monotonic()\n"
+        "report = vthreads.dump(file=False, timeout=5)\n"
+        "print(time.monotonic() - t0 < 2, 'BLOCKED' not in report,\n"
+        "      'running' in report)\n")
+    r = run_script("import runpy, sys; sys.argv = ['vthreads', %r]; "
+                   "runpy.run_module('vthreads', run_name='__main__', "
+                   "alter_sys=True)" % str(script))
+    assert r.stdout.split() == ["True", "True", "True"], (r.stdout, r.stderr)
 
 
 def test_dump_without_runtime():

@@ -15,6 +15,9 @@ waits for it.  That wait serves two things:
   from Ctrl-C, or any exception of the program's own) does not end the
   wait: the exception is thrown into the main vthread at its current or
   next park, as Python would raise it at the main thread's blocking call.
+- After a plain OS thread ends, the wait ends by itself a few times, so
+  that the main thread runs the pending call in which greenlet frees that
+  thread's greenlets (``_reap_deadline``).
 
 After a fork from a carrier (see _fork), the child's only thread is the
 carrier, which CPython makes the child's main thread.  Nobody waits in
@@ -26,6 +29,9 @@ last thread of a process returns.
 
 Threads: ``_lock`` guards ``_calls``, ``_ticket``, ``_serving`` and
 ``_served``.  Only the main thread runs ``serve``; posters are any thread.
+``_thread_ended`` writes ``_ended`` and reads ``_ticket`` without it (it
+runs from finalizers); the main thread re-reads ``_ended`` after storing
+its ticket, so an end is either seen there or fires that ticket.
 """
 
 import os
@@ -39,6 +45,7 @@ from ._errors import Cancelled
 from ._fork import on_child
 from ._runtime import forked_carrier
 from ._switch import getcurrent
+from ._threadtask import on_thread_end, thread_task
 
 __all__ = ["call_in_main", "serve"]
 
@@ -48,6 +55,8 @@ _ticket = [None]        # the main thread's current park, while it serves
 _serving = [False]
 _served = [None]        # the vthread serve() waits for
 _main = [_o.main_thread_ident]
+_ended = [0.0]          # when a plain thread last ended (see _reap_deadline)
+_REAP_AFTER = (0.01, 0.1, 1.0)
 
 
 def in_main_thread():
@@ -87,6 +96,10 @@ def serve(vt, queue):
     try:
         # A signal until the loop: vt is not queued, the program never ran.
         r, w = _wakeup_pipe()
+        if r is not None:
+            # Its fd is part of the wait from the first round: make it
+            # before the program runs, which may count its own fds.
+            thread_task().prepare_io()
         hook = _UnraisableToMain(vt)
         with _lock:
             _served[0] = vt
@@ -189,13 +202,45 @@ def _drain(r):
         pass
 
 
+def _thread_ended():
+    """In a plain OS thread, as it ends: have the main thread run bytecode
+    soon (``_reap_deadline``).  Lock-free: it runs from a finalizer, maybe
+    in a forked child or under ``_lock`` itself."""
+    _ended[0] = _o.monotonic()
+    t = _ticket[0]
+    if t is not None:
+        t.fire(None)
+
+
+on_thread_end(_thread_ended)
+
+
+def _reap_deadline(ended):
+    """When the wait in ``run()`` should end by itself, or None.
+
+    greenlet frees a finished thread's greenlets from a pending call, which
+    it queues as that OS thread exits -- a little after its last bytecode --
+    and which CPython runs only in the main thread, between two bytecodes.
+    A main thread asleep here would let them pile up, one set per thread.
+    So a few rounds after a thread ends end by themselves; the rounds coalesce
+    over a burst of thread ends, and a late exit is caught by a later one.
+    """
+    now = _o.monotonic()
+    for after in _REAP_AFTER:
+        if ended + after > now:
+            return ended + after
+    return None
+
+
 def _serve_once(vt, r, start):
+    ended = _ended[0]
+
     def register(ticket):
         vt._add_waiter(ticket)
         with _lock:
             _ticket[0] = ticket
             wake = bool(_calls)
-        if wake:
+        if wake or _ended[0] != ended:      # a thread ended since: re-time
             ticket.fire(None)
         if start[0] is not None:
             # The first wait queues the main vthread, at the last moment
@@ -213,10 +258,11 @@ def _serve_once(vt, r, start):
             _ticket[0] = None
         vt._remove_waiter(ticket)
 
+    deadline = _reap_deadline(ended)
     if r is None:
-        block("RUN", vt, register, unregister)
+        block("RUN", vt, register, unregister, deadline)
     else:
-        block("RUN", vt, register, unregister, io=((r, READ),))
+        block("RUN", vt, register, unregister, deadline, io=((r, READ),))
         _drain(r)       # the handlers run as soon as we execute bytecode
     with _lock:
         ticket, _ticket[0] = _ticket[0], None

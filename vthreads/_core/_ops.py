@@ -15,7 +15,7 @@ from ._cancel import check as _check_cancel, check_seconds
 from ._mainthread import in_main_thread, serve
 from ._runtime import get_runtime, new_claim
 from ._switch import getcurrent
-from ._threadtask import current_task
+from ._threadtask import current_task, thread_task
 
 __all__ = ["spawn", "run", "current", "sleep", "checkpoint",
            "wait_readable", "wait_writable"]
@@ -23,7 +23,12 @@ __all__ = ["spawn", "run", "current", "sleep", "checkpoint",
 
 def current():
     """The running VThread, or None in a plain OS thread."""
-    return getattr(getcurrent(), "vt", None)
+    vt = getattr(getcurrent(), "vt", None)
+    if vt is None:
+        # getcurrent() gave this thread greenlets: its task's end gets
+        # them freed promptly (see _mainthread._reap_deadline).
+        thread_task()
+    return vt
 
 
 def spawn(fn, *args, name=None, **kwargs):

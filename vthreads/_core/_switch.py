@@ -14,7 +14,19 @@ from another OS thread; everything here runs on the thread that owns both
 greenlets.
 """
 
-from greenlet import greenlet, getcurrent
+from greenlet import _greenlet, greenlet, getcurrent
+
+from .. import _originals as _o
+
+# greenlet frees the greenlets of an OS thread that ended from a pending
+# call in the main thread (see _mainthread._reap_deadline).  When a dead
+# thread's main greenlet looks pinned, it first scans every object with
+# gc.get_referrers ("optional cleanup").  With the GIL disabled, that scan
+# races with the threads still running and crashed the interpreter
+# (greenlet 3.5.6, CPython 3.13t, threads ending while others run); without
+# it, such a rare pinned main greenlet just stays allocated.
+if not _o.gil_enabled():
+    _greenlet.enable_optional_cleanup(False)
 
 __all__ = ["VGreenlet", "enter", "leave", "getcurrent"]
 

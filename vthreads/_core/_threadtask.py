@@ -23,11 +23,17 @@ Guards:
   earlier ticket's late unpark or for nothing, so the park loops until
   its ticket is claimed and its value written.
 - ``_scopes`` belongs to the owner thread.
+- ``_waker`` is made by the owner at its first fd park (or by
+  ``prepare_io``), and closed when the task is collected: when its thread
+  ends.  After a fork the child's thread makes a fresh one.
 """
+
+import sys
 
 from .. import _originals as _o
 from .._poller import READ
 from .._poller._base import Waker
+from ._fork import on_child
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot
 from ._switch import getcurrent
@@ -37,6 +43,13 @@ _TIMEOUT_MAX = 2**31 / 1000.0  # lock.acquire and poll() both cap here
 
 _local = _o.ThreadLocal()
 _SPOT = "spot"      # ticket.lock of a park on the thread's spot
+_at_end = []        # run as a thread's task goes (see on_thread_end)
+
+
+def on_thread_end(fn):
+    """Run ``fn()`` in each plain OS thread that used the library (one
+    with a ThreadTask) as it ends."""
+    _at_end.append(fn)
 
 
 class ThreadTask:
@@ -62,6 +75,27 @@ class ThreadTask:
         what = f" parked {self._reason}" if self._reason else ""
         return f"<ThreadTask ident={self.ident}{what}>"
 
+    # --- the wake-up fd of fd parks (owner thread) ------------------------
+
+    def prepare_io(self):
+        """Make the wake-up fd of fd parks now, if not made yet."""
+        if self._waker is None:
+            self._waker = Waker()
+
+    def __del__(self, _finalizing=sys.is_finalizing):
+        # Unreachable, so the thread has ended: its thread-local dict held
+        # the task.  Nothing can write to the wake-up fd any more (a waker
+        # that claimed one of our tickets holds this task), so closing it
+        # cannot hit a reused fd number.
+        if _finalizing():
+            return      # modules may be torn down; the fds go with the process
+        w = self._waker
+        if w is not None:
+            self._waker = None
+            w.close()
+        for fn in _at_end:
+            fn()
+
     # --- waking (any thread) ---------------------------------------------
 
     def _new_ticket(self, io=False):
@@ -71,7 +105,7 @@ class ThreadTask:
             if self._waker is None:
                 # Before the ticket is registered: a waker may fire it
                 # (a close() in another thread) before _park_io starts.
-                self._waker = Waker()
+                self.prepare_io()
         elif _spot.AVAILABLE:
             t.lock = _SPOT
             if self._spot is None:
@@ -196,6 +230,19 @@ class ThreadTask:
         finally:
             self._end()
         return ticket.value
+
+
+def _after_fork():
+    # The forking thread's wake-up fd is shared with the parent, where the
+    # same thread goes on: each side could drain a wake-up meant for the
+    # other and sleep through it.  The child makes its own when it needs one.
+    task = getattr(_local, "task", None)
+    if task is not None and task._waker is not None:
+        task._waker.close()
+        task._waker = None
+
+
+on_child(_after_fork)
 
 
 def thread_task():
