@@ -119,21 +119,21 @@ class epoll:
         deadline = ms_deadline(ms)
         parked = False
         while True:
-            got = ep.poll(0, maxevents)     # also checks maxevents, closed
-            if got or ms == 0:
-                if not parked:
-                    checkpoint()
-                return got
             try:
+                got = ep.poll(0, maxevents)     # checks maxevents, closed
+                if got or ms == 0:
+                    if not parked:
+                        checkpoint()
+                    return got
                 value = block("EPOLL", self, self._add_waiter,
                               self._drop_waiter, deadline,
                               io=((ep.fileno(), READ),))
             except OSError as exc:
-                # Closed under the park, before it reached the fd: the
-                # next poll(0) says so as the stdlib does.
-                if exc.errno != errno.EBADF or not ep.closed:
-                    raise
-                continue
+                # Closed by another thread in the middle of the call (the
+                # kernel's EBADF): say so as a call after close() does.
+                if exc.errno == errno.EBADF and ep.closed:
+                    raise _closed_error() from None
+                raise
             # A ready fd leaves the ticket registered (block() unregisters
             # only the waits it abandons).
             self._waiters.pop(id(current_task()), None)
