@@ -5,6 +5,7 @@ can be cancelled and timed out, in a vthread and in a plain thread.
 """
 
 import math
+import select
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
+from vthreads._io import epoll
 from conftest import wait_until
 
 
@@ -27,6 +29,7 @@ WAITS = {
     "join": lambda: _never_done().join(),
     "result": lambda: _never_done().result(),
     "wait_readable": lambda: _wait_quiet_socket(),
+    "epoll": lambda: _poll_quiet_epoll(),
     "to_thread": lambda: vthreads.to_thread(time.sleep, 0.5),
     "taskgroup": lambda: _taskgroup_wait(),
     "lock": lambda: _held(vthreads.Lock()).acquire(),
@@ -77,6 +80,13 @@ def _wait_quiet_socket():
     a, b = socket.socketpair()       # both ends stay open: never readable
     with a, b:
         vthreads.wait_readable(a)
+
+
+def _poll_quiet_epoll():
+    a, b = socket.socketpair()
+    with a, b, epoll() as ep:      # what select.epoll is, patched
+        ep.register(a, select.EPOLLIN)
+        ep.poll()
 
 
 def _taskgroup_wait():

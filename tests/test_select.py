@@ -7,8 +7,8 @@ import threading
 import pytest
 
 import vthreads
-from vthreads._io import (DefaultSelector, EpollSelector, SelectSelector,
-                          poll, select, socketpair)
+from vthreads._io import (DefaultSelector, EpollSelector, PollSelector,
+                          SelectSelector, poll, select, socketpair)
 from conftest import run_in, wait_until
 
 
@@ -92,15 +92,17 @@ def test_poll_object(one_carrier):
         p.register(object())
 
 
-@pytest.mark.parametrize("cls", [DefaultSelector, EpollSelector, SelectSelector],
-                         ids=["default", "epoll", "select"])
-def test_selector_parks(cls):
+@pytest.mark.parametrize("cls, reason", [
+    (DefaultSelector, "EPOLL"), (EpollSelector, "EPOLL"),
+    (PollSelector, "SELECTOR"), (SelectSelector, "SELECT")],
+    ids=["default", "epoll", "poll", "select"])
+def test_selector_parks(cls, reason):
     a, b = socketpair()
     with a, b, cls() as sel:
         sel.register(a, selectors.EVENT_READ, data="a")
         assert sel.select(0.02) == []
         vt = vthreads.spawn(sel.select)
-        assert wait_until(lambda: "parked on SELECT" in repr(vt))
+        assert wait_until(lambda: f"parked on {reason} " in repr(vt))
         b.send(b"x")
         ((key, events),) = vt.result(10)
         assert key.data == "a" and events == selectors.EVENT_READ

@@ -45,6 +45,7 @@ register_atexit = threading._register_atexit
 epoll = getattr(select, "epoll", None)
 EPOLLIN = getattr(select, "EPOLLIN", 0x001)
 EPOLLOUT = getattr(select, "EPOLLOUT", 0x004)
+EPOLLPRI = getattr(select, "EPOLLPRI", 0x002)
 EPOLLERR = getattr(select, "EPOLLERR", 0x008)
 EPOLLHUP = getattr(select, "EPOLLHUP", 0x010)
 EPOLLONESHOT = getattr(select, "EPOLLONESHOT", 1 << 30)

@@ -49,6 +49,8 @@ TABLES = {
     "select": {
         "select": _io.select,
         "poll": _io.poll,
+        # Linux only.  (devpoll and kqueue, elsewhere, are not patched.)
+        **({"epoll": _io.epoll} if _io.epoll is not None else {}),
     },
     "selectors": {
         "DefaultSelector": _io.DefaultSelector,
@@ -171,15 +173,25 @@ def _patch(table):
         _warn_early_users(modname)
 
 
+_BASETYPE = 1 << 10          # Py_TPFLAGS_BASETYPE: the class can be subclassed
+
+
+def _only_called(original):
+    """Whether a module that holds ``original`` can only call it.  Not a
+    class held elsewhere: mostly a base class or an isinstance() target,
+    which patching does not need to reach -- unless it cannot be
+    subclassed (select.epoll; kombu holds it from import on)."""
+    if isinstance(original, type):
+        return not original.__flags__ & _BASETYPE
+    return callable(original)
+
+
 def _warn_early_users(modname):
     """Warn about modules that took a reference to an original before
     patching: they keep calling the blocking version."""
-    # Functions only: a class held elsewhere is mostly a base class or an
-    # isinstance() target, which patching does not need to reach.
     originals = {id(v): (modname, n) for (m, n), (_, v) in _saved.items()
                  if m == modname and v is not _MISSING and "." not in n
-                 and not isinstance(v, type) and callable(v)
-                 and n not in _NOT_BLOCKING}
+                 and _only_called(v) and n not in _NOT_BLOCKING}
     # Modules with a patch table of their own (ssl holds socket's
     # create_connection) are fixed by their own patch function.
     patchable = {t.split(" ", 1)[0] for t in TABLES}
@@ -281,8 +293,9 @@ def patch_all(threads=True):
 
 
 def patch_select():
-    """select.select, select.poll and selectors' Default/PollSelector park
-    (and socketserver's own reference to PollSelector)."""
+    """select.select, select.poll, select.epoll and selectors' Default,
+    Poll, Epoll and SelectSelector park (and socketserver's own reference
+    to PollSelector)."""
     _patch("select")
     _patch("selectors")
     _patch("socketserver")

@@ -15,7 +15,7 @@ from ._executor import VThreadPoolExecutor
 from ._subprocess import Popen
 from . import _threading as threading
 from ._select import (DefaultSelector, EpollSelector, PollSelector,
-                      SelectSelector, poll, select)
+                      SelectSelector, epoll, poll, select)
 from ._ssl import SSLContext, SSLSocket
 
 __all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os", "signal",
@@ -23,5 +23,5 @@ __all__ = ["BusyResourceError", "Popen", "VThreadPoolExecutor", "os", "signal",
            "SelectSelector",
            "SSLContext", "SSLSocket", "create_connection", "create_server",
            "fromfd", "getaddrinfo", "gethostbyaddr", "gethostbyname",
-           "gethostbyname_ex", "getnameinfo", "poll", "select", "socket",
-           "socketpair"]
+           "gethostbyname_ex", "getnameinfo", "epoll", "poll", "select",
+           "socket", "socketpair"]

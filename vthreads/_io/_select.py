@@ -1,12 +1,14 @@
 """Cooperative select.select, select.poll and selectors.
 
-All three work the same way: ask the kernel, without blocking, which fds
-are ready (a real poll() with timeout 0); if none is, park on all of them
-at once -- one ticket registered for every fd with the carrier's poller,
-or a poll() on all of them in a plain thread -- and ask again when any
-wakes.  The answer always comes from the real non-blocking poll, so the
+``select``, ``poll`` and the poll and select selectors work the same way:
+ask the kernel, without blocking, which fds are ready (a real poll() with
+timeout 0); if none is, park on all of them at once -- one ticket
+registered for every fd with the carrier's poller, or a poll() on all of
+them in a plain thread -- and ask again when any wakes.  The answer always comes from the real non-blocking poll, so the
 results have the stdlib's exact shape, and fds above FD_SETSIZE work in
-``select`` too.
+``select`` too.  ``EpollSelector`` (and ``DefaultSelector``, as in the
+stdlib on Linux) is the stdlib's class over the cooperative epoll, which
+keeps a kernel epoll and parks on its fd instead (``_epoll``).
 
 Fairness: a call that returns without having parked -- something was
 ready at once, or the timeout was 0 -- passes through a checkpoint, so
@@ -15,16 +17,19 @@ from the scheduler.  Without it, a loop around select() that always finds
 something ready (multiprocessing's Pool waits on a queue that another of
 its threads drains) keeps its carrier to itself.
 
+Timeouts are read as the stdlib reads them (``_timeouts``).
+
 Threads: any; each call's state is its own.
 """
 
 import errno
-import math
 import selectors as _selectors
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, checkpoint, timeout_to_deadline
 from .._poller import READ, WRITE
+from ._epoll import epoll
+from ._timeouts import ms_deadline, poll_ms, select_timeout
 
 _IN = _o.POLLIN | _o.POLLERR | _o.POLLHUP
 _OUT = _o.POLLOUT | _o.POLLERR | _o.POLLHUP
@@ -54,9 +59,7 @@ def _park_on(pairs, deadline, reason, obj):
 
 def select(rlist, wlist, xlist, timeout=None):
     """select.select, parking instead of blocking."""
-    if timeout is not None:
-        if timeout < 0:
-            raise ValueError("timeout must be non-negative")
+    timeout = select_timeout(timeout)
     deadline = timeout_to_deadline(timeout)
     rmap = [(_fileno(o), o) for o in rlist]
     wmap = [(_fileno(o), o) for o in wlist]
@@ -129,10 +132,8 @@ class Poll:
     def poll(self, timeout=None):
         """``timeout`` in milliseconds, as select.poll: None or negative
         waits for ever."""
-        if timeout is not None and timeout >= 0:
-            deadline = timeout_to_deadline(math.ceil(timeout) / 1000.0)
-        else:
-            timeout, deadline = None, None
+        timeout = poll_ms(timeout)
+        deadline = ms_deadline(timeout)
         parked = False
         while True:
             p = _o.poll()
@@ -180,7 +181,7 @@ class _ParkingSelect:
 
 
 class PollSelector(_ParkingSelect, _o.PollSelector):
-    """selectors.PollSelector whose select() parks; also DefaultSelector."""
+    """selectors.PollSelector whose select() parks."""
 
     def _park_pairs(self):
         pairs = []
@@ -192,9 +193,6 @@ class PollSelector(_ParkingSelect, _o.PollSelector):
         return pairs
 
 
-DefaultSelector = PollSelector
-
-
 class SelectSelector(_o.SelectSelector):
     """selectors.SelectSelector over the cooperative ``select`` (the stdlib
     class captured the real one when selectors was imported)."""
@@ -204,12 +202,18 @@ class SelectSelector(_o.SelectSelector):
         return r, w + x, []
 
 
-if _o.EpollSelector is not None:
-    class EpollSelector(_ParkingSelect, _o.EpollSelector):
-        """selectors.EpollSelector whose select() parks on its own epoll fd
-        (readable when any registered fd is ready)."""
+if epoll is not None:
+    class EpollSelector(_o.EpollSelector):
+        """selectors.EpollSelector over the cooperative epoll: the stdlib's
+        own select() (its timeout rounding, its maxevents), parking in
+        epoll.poll().  The stdlib class took select.epoll when selectors
+        was imported, so patching select alone would not reach it."""
 
-        def _park_pairs(self):
-            return ((self.fileno(), READ),) if self.get_map() else ()
+        _selector_cls = epoll
+
+    # As the stdlib's on Linux, and with its errors: registering a closed
+    # fd raises EBADF where a poll selector would report it ready.
+    DefaultSelector = EpollSelector
 else:
     EpollSelector = None
+    DefaultSelector = PollSelector
