@@ -334,3 +334,35 @@ def test_preload_warns_about_modules_that_kept_blocking_functions(start):
     log = g.wait_for_log(r"vthreads: time was patched after [^\n]*")
     assert "app" in log
     assert "with --preload the application was imported before" in g.read_log()
+
+
+def test_a_storm_of_signals_does_not_wedge_the_worker(start):
+    # Handlers run between any two bytecodes of the main thread; dozens of
+    # them while it waits inside vthreads must not deadlock it.
+    g = start("--graceful-timeout", "30")
+    worker = g.stats()["pid"]
+    threads, results = clients(g, [f"/sleep/{i}?1.0" for i in range(10)])
+    g.wait_in_flight(10)
+    for i in range(3000):       # spaced, so most are handled one by one
+        os.kill(worker, signal.SIGUSR1)
+        if i % 100 == 0:
+            os.kill(worker, signal.SIGTERM)
+        time.sleep(0.0002)
+    g.signal(signal.SIGTERM)
+    join(threads)
+    assert [r[0] for r in results] == [200] * 10, results
+    assert g.wait() == 0
+    assert f"Worker exiting (pid: {worker})" in g.read_log()
+
+
+def test_preload_with_the_master_patched_in_the_config_file(start, tmp_path):
+    (tmp_path / "gunicorn.conf.py").write_text(
+        "import vthreads.monkey\nvthreads.monkey.patch_all()\n")
+    g = start("-c", "gunicorn.conf.py", "--preload")
+    threads, results = clients(g, [f"/sleep/{i}?0.5" for i in range(50)])
+    join(threads)
+    assert [r[0] for r in results] == [200] * 50
+    assert g.stats()["max"] >= 25
+    assert "vthreads:" not in g.read_log()       # nothing patched too late
+    g.signal(signal.SIGTERM)
+    assert g.wait() == 0

@@ -25,7 +25,8 @@ The worker process, after gunicorn forks it:
    connection runs gunicorn's own HTTP loop (``AsyncWorker.handle``),
    keep-alive included.
 4. The main vthread is the heartbeat: it calls ``notify`` every
-   ``timeout / 2`` seconds (at most 1 s) until ``alive`` turns false.
+   ``timeout / 2`` seconds (at most 1 s) until ``alive`` turns false, and
+   does what the signal handlers only note (see ``handle_exit``).
 5. SIGTERM (``alive = False``): the acceptors stop, idle keep-alive
    connections are closed, requests in flight get ``graceful_timeout`` to
    finish (less a margin, at most 1 s, since the master kills the worker
@@ -41,7 +42,7 @@ heartbeat after which the master kills a silent worker.
 
 Threads: everything here runs in vthreads of the worker process, except
 gunicorn's signal handlers, which run in the main OS thread and only set
-``alive``, set ``_stopping`` (an Event, safe from any thread) or raise.
+``alive``, write to gunicorn's pipe or raise.
 ``_handlers`` and ``_idle`` are touched by vthreads of one runtime; with
 more than one carrier they may run in parallel, so ``_lock`` guards them.
 ``_responses`` has one key per connection vthread, written and removed by
@@ -50,6 +51,7 @@ that vthread only (a dict is safe for that under free threading).
 
 import os
 import socket
+import sys
 import warnings
 from contextlib import contextmanager
 
@@ -90,7 +92,6 @@ class Worker(AsyncWorker):
         self._handlers = set()      # the connections' vthreads
         self._idle = set()          # their keep-alive waits' scopes
         self._responses = {}        # vthread -> its current Response
-        self._stopping = None
 
     # -- start-up -------------------------------------------------------
 
@@ -111,7 +112,6 @@ class Worker(AsyncWorker):
         # primitives, and sockets the poller can wait on.
         import threading
         self._lock = threading.Lock()
-        self._stopping = vthreads.Event()
         self._request_timeout = _request_timeout(os.environ)
         self.sockets = [socket.socket(s.FAMILY, socket.SOCK_STREAM,
                                       fileno=s.sock.detach())
@@ -127,16 +127,32 @@ class Worker(AsyncWorker):
         import signal
         signal.set_wakeup_fd(-1)
 
+    # A Python signal handler runs in the main thread between any two
+    # bytecodes, also in the middle of vthreads' own code that waits there
+    # in run(), holding its locks: a handler that took a vthreads lock
+    # (Event.set, spawn) could deadlock against the very code it
+    # interrupted.  So the handlers only set ``alive`` and write a byte to
+    # gunicorn's wake-up pipe, which the heartbeat vthread reads; or raise.
+
     def handle_exit(self, sig, frame):
-        # SIGTERM, in the main OS thread: begin the graceful stop.
-        super().handle_exit(sig, frame)
-        self._stopping.set()
+        # SIGTERM: the graceful stop.
+        self.alive = False
+        self._wake(b"t")
 
     def handle_usr1(self, sig, frame):
-        # Reopening the logs takes the logging locks, which a vthread may
-        # hold: do it in a vthread rather than in the signal handler.
-        vthreads.spawn(super().handle_usr1, sig, frame,
-                       name="gunicorn-reopen-logs")
+        self._wake(b"u")            # reopen the logs, in the heartbeat
+
+    def handle_quit(self, sig, frame):
+        # SIGQUIT, SIGINT: as gunicorn's, minus its sleep in the handler.
+        self.alive = False
+        self.cfg.worker_int(self)
+        sys.exit(0)
+
+    def _wake(self, byte):
+        try:
+            os.write(self.PIPE[1], byte)
+        except OSError:         # full: the heartbeat has bytes to read anyway
+            pass
 
     # -- the main loop --------------------------------------------------
 
@@ -174,7 +190,16 @@ class Worker(AsyncWorker):
                 self.log.info("Parent changed, shutting down: %s", self)
                 self.alive = False
                 break
-            self._stopping.wait(interval)
+            try:
+                vthreads.wait_readable(self.PIPE[0], timeout=interval)
+            except TimeoutError:
+                continue
+            try:
+                got = os.read(self.PIPE[0], 4096)
+            except BlockingIOError:
+                continue
+            if b"u" in got:
+                self.log.reopen_files()
 
     def _accept_loop(self, listener, slots):
         while self.alive:
