@@ -14,10 +14,14 @@ other vthread instead of holding the carrier.  The pool says it is green
 (``is_green``), so celery runs its plain blocking loop (``synloop``), as it
 does for gevent and eventlet.
 
-Each task runs in a vthread of its own.  ``--concurrency`` bounds how many
-run at once: ``on_apply`` waits for a free slot before it spawns, so the
-consumer parks when the pool is full, as gevent's pool makes it;
-``--autoscale`` moves the bound (``grow``/``shrink``).
+Tasks run in worker vthreads, started as needed up to ``--concurrency``
+and kept: celery keeps per-thread state (``app.backend``, and with it a
+result-backend connection, is a thread-local, so one per vthread), and a
+vthread per task would pay a new backend connection for every task -- a
+quarter of the worker's time in a profile.  ``--concurrency`` bounds the
+tasks in flight: ``on_apply`` waits for a free slot, so the consumer
+parks when the pool is full, as gevent's pool makes it; ``--autoscale``
+moves the bound (``grow``/``shrink``).
 
 Time limits and revocation are cancel scopes:
 
@@ -31,13 +35,18 @@ Time limits and revocation are cancel scopes:
   ``TimeLimitExceeded``).  Nothing stops a vthread between two parks: a
   task that computes without parking, or swallows ``Cancelled`` and
   returns, ends when it ends and is recorded as it ends;
-- ``revoke(task_id, terminate=True)`` cancels the task's vthread.
+- ``revoke(task_id, terminate=True)`` cancels the task's scope.
+
+A cancelled task ends its scope, not its worker vthread, which goes on to
+the next task.
 
 Threads: every method is called from the worker's vthreads (the consumer,
 celery's timer, the pidbox, the tasks).  ``_free`` (a Condition) guards
-``_running`` and ``limit``.
+``limit``, ``_taken``, ``_scopes``, ``_revoked`` and ``_workers``; ``_jobs``
+is a queue.
 """
 
+import itertools
 import time
 
 from celery.concurrency import base
@@ -52,22 +61,20 @@ class _Job:
     """What ``on_apply`` returns: celery keeps it (weakly) to terminate the
     task through it."""
 
-    __slots__ = ("vthread", "__weakref__")
+    __slots__ = ("pool", "id", "__weakref__")
 
-    def __init__(self, vthread):
-        self.vthread = vthread
+    def __init__(self, pool, job_id):
+        self.pool = pool
+        self.id = job_id
 
     def terminate(self, signal=None):
-        self.vthread.cancel()
-
-    def wait(self, timeout=None):
-        self.vthread.join(timeout)
+        self.pool.terminate_job(self.id, signal)
 
 
 class TaskPool(base.BasePool):
-    """Celery pool: one vthread per task, at most ``--concurrency`` at once."""
+    """Celery pool: tasks in vthreads, at most ``--concurrency`` at once."""
 
-    is_green = True              # celery's blocking synloop, not its hub
+    is_green = True              # celery's blocking loop, not its hub
     signal_safe = False
     task_join_will_block = False
     body_can_be_buffer = True
@@ -84,8 +91,12 @@ class TaskPool(base.BasePool):
             raise ValueError(f"--concurrency must be a whole number >= 1, "
                              f"not {self.limit!r}")
         self._free = vthreads.Condition()
-        self._taken = 0             # slots taken: tasks spawned, not ended
-        self._running = {}          # vthread ident -> VThread
+        self._taken = 0             # tasks accepted and not ended
+        self._jobs = vthreads.Queue()
+        self._workers = []          # worker vthreads, kept once started
+        self._scopes = {}           # job id -> its CancelScope, while it runs
+        self._revoked = {}          # job id -> True: terminated, not timed out
+        self._ids = itertools.count(1)
 
     def spawn_n(self, fn, *args, **kwargs):
         """Run celery's own loops (the pidbox) in a vthread."""
@@ -94,23 +105,21 @@ class TaskPool(base.BasePool):
     def on_apply(self, target, args=None, kwargs=None, callback=None,
                  accept_callback=None, timeout=None, soft_timeout=None,
                  timeout_callback=None, **_):
+        job_id = next(self._ids)
         with self._free:
             self._free.wait_for(lambda: self._taken < self.limit)
             self._taken += 1
-        try:
-            vt = vthreads.spawn(self._run, target, args or (), kwargs or {},
-                                callback, accept_callback, timeout,
-                                soft_timeout, timeout_callback,
-                                name="celery-task")
-        except BaseException:
-            self._release()
-            raise
-        return _Job(vt)
-
-    def _release(self):
-        with self._free:
-            self._taken -= 1
-            self._free.notify()
+            start = len(self._workers) < self._taken
+            if start:
+                self._workers.append(None)      # its place, filled below
+        if start:
+            vt = vthreads.spawn(self._work, name="celery-worker")
+            with self._free:
+                self._workers[self._workers.index(None)] = vt
+        self._jobs.put((job_id, target, args or (), kwargs or {}, callback,
+                        accept_callback, timeout, soft_timeout,
+                        timeout_callback))
+        return _Job(self, job_id)
 
     def grow(self, n=1):
         with self._free:
@@ -121,63 +130,78 @@ class TaskPool(base.BasePool):
         with self._free:
             self.limit = max(1, self.limit - n)
 
-    def _run(self, target, args, kwargs, callback, accept_callback,
-             hard, soft, timeout_callback):
-        me = vthreads.current()
-        with self._free:
-            self._running[me.ident] = me
-        try:
-            limits = [t for t in (soft, hard) if t]
-            limit = min(limits, default=None)
-            if limit is None:
-                base.apply_target(target, args, kwargs, callback,
-                                  accept_callback, pid=me.ident)
+    def _work(self):
+        while True:
+            job = self._jobs.get()
+            if job is None:
                 return
-            with vthreads.move_on_after(limit) as scope:
+            try:
+                self._run(*job)
+            finally:
+                with self._free:
+                    self._taken -= 1
+                    self._free.notify()
+
+    def _run(self, job_id, target, args, kwargs, callback, accept_callback,
+             hard, soft, timeout_callback):
+        limit = min([t for t in (soft, hard) if t], default=None)
+        scope = (vthreads.CancelScope() if limit is None
+                 else vthreads.move_on_after(limit))
+        with self._free:
+            self._scopes[job_id] = scope
+        try:
+            with scope:
                 base.apply_target(target, args, kwargs, callback,
-                                  accept_callback, pid=me.ident)
-            if scope.cancelled_caught and timeout_callback is not None:
-                if limit == soft:
-                    timeout_callback(True, soft)     # celery's warning
-                timeout_callback(False, limit)       # recorded as failed
-        except vthreads.Cancelled:
-            # Revoked with terminate=True: celery has announced it already.
-            pass
+                                  accept_callback, pid=job_id)
         finally:
             with self._free:
-                self._running.pop(me.ident, None)
-            self._release()
+                self._scopes.pop(job_id, None)
+                revoked = self._revoked.pop(job_id, False)
+        if scope.cancelled_caught and not revoked and \
+                timeout_callback is not None:
+            if limit == soft:
+                timeout_callback(True, soft)     # celery's warning
+            timeout_callback(False, limit)       # recorded as failed
+        # Otherwise a cancelled task was revoked with terminate=True, and
+        # celery has announced it already.
 
     def terminate_job(self, pid, signal=None):
         with self._free:
-            vt = self._running.get(pid)
-        if vt is not None:
-            vt.cancel()
+            scope = self._scopes.get(pid)
+            if scope is not None:
+                self._revoked[pid] = True
+        if scope is not None:
+            scope.cancel()
 
     def on_stop(self):
-        """Warm shutdown: wait for the tasks that run."""
-        while True:
-            with self._free:
-                running = list(self._running.values())
-            if not running:
-                return
-            for vt in running:
+        """Warm shutdown: the workers finish the tasks queued, then end."""
+        with self._free:
+            workers = list(self._workers)
+        for _ in workers:
+            self._jobs.put(None)
+        for vt in workers:
+            if vt is not None:
                 vt.join()
 
     def on_terminate(self):
-        """Cold shutdown: cancel them."""
+        """Cold shutdown: cancel the tasks that run."""
         with self._free:
-            running = list(self._running.values())
-        for vt in running:
-            vt.cancel()
+            scopes = list(self._scopes.values())
+            workers = list(self._workers)
+        for scope in scopes:
+            scope.cancel()
+        for _ in workers:
+            self._jobs.put(None)
         deadline = time.monotonic() + 5.0
-        for vt in running:
-            vt.join(max(0.0, deadline - time.monotonic()))
+        for vt in workers:
+            if vt is not None:
+                vt.join(max(0.0, deadline - time.monotonic()))
 
     def _get_info(self):
         info = super()._get_info()
         with self._free:
-            info["running"] = len(self._running)
+            info["running"] = len(self._scopes)
+            info["workers"] = len(self._workers)
         return info
 
     @property
