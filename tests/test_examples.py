@@ -65,3 +65,10 @@ def test_fetcher_example():
 def test_chat_server_example():
     _selftest("chat_server.py", "--selftest", "20",
               expect="20 chatters all heard each other: OK")
+
+
+def test_ported_from_eventlet_example():
+    """docs/migrating.md's worked port: every slow page times out, every
+    other page's digest is right."""
+    _selftest("ported_from_eventlet.py", "--pages", "100",
+              expect="90 ok, 10 timed out: OK")
