@@ -20,6 +20,7 @@ the join waiters and ``_is_shutdown``.  Threads: any.
 """
 
 import heapq
+import types
 import queue as _queue
 from collections import deque
 
@@ -59,6 +60,7 @@ def _deadline(block_, timeout):
 
 
 class Queue:
+    __class_getitem__ = classmethod(types.GenericAlias)   # TEMP generics
     def __init__(self, maxsize=0):
         self.maxsize = maxsize
         self._mutex = _o.allocate_lock()
@@ -325,6 +327,7 @@ class PriorityQueue(Queue):
 
 
 class SimpleQueue:
+    __class_getitem__ = classmethod(types.GenericAlias)   # TEMP generics
     """An unbounded FIFO queue: queue.SimpleQueue's API."""
 
     __slots__ = ("_q",)
