@@ -11,6 +11,9 @@ only.  It asks the finders after it for the real spec, and wraps that
 spec's loader so that ``exec_module`` runs the module, then ``fn``.  The
 real loader is put back on the spec and the module before the module's
 code runs, so ``importlib.resources`` and friends never see the wrapper.
+Once installed, the finder stays (answering None costs a dict lookup):
+the import system iterates sys.meta_path itself, and removing an entry
+under a concurrent import could make that import skip a finder.
 
 Threads: any thread may import.  ``_lock`` guards ``_waiting``; the import
 system's per-module lock already makes one import run a module once, and
@@ -43,8 +46,6 @@ def forget(name):
     """Drop the hooks still waiting for ``name`` (for tests)."""
     with _lock:
         _waiting.pop(name, None)
-        if not _waiting and _FINDER in sys.meta_path:
-            sys.meta_path.remove(_FINDER)
 
 
 def _run_hooks(name):
