@@ -4,11 +4,12 @@ interpreter, that puts a pool under concurrent load while a ticker
 watches its carrier.
 
 ``run_program(*parts)`` runs the parts as one script, which starts with
-``from dbload import load``.  ``load(query, n)`` calls ``query(i)`` for
+``from dbload import *``.  ``load(query, n)`` calls ``query(i)`` for
 every i in range(n), each in its own thread (a vthread, once patched), all
 at once; it returns the answers by i, the seconds taken, and the longest
 gap between the 10 ms sleeps of a ticker thread -- how long the carrier
-was held.  This module is imported by the program after patching, so its
+was held.  ``cancel_while_running`` and ``cancel_by_deadline`` cancel a
+query both ways a program can.  This module is imported by the program after patching, so its
 threading is the patched one there.
 """
 
@@ -19,6 +20,8 @@ import tempfile
 import textwrap
 import threading
 import time
+
+__all__ = ["load", "cancel_while_running", "cancel_by_deadline"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -51,6 +54,33 @@ def load(query, n=100):
     return answers, elapsed, gaps[0]
 
 
+def cancel_while_running(fn, running):
+    """Run ``fn`` in a vthread and cancel it once ``running()`` says its
+    query runs in the server: it must end with Cancelled within a second."""
+    import vthreads
+    vt = vthreads.spawn(fn)
+    while not running():
+        time.sleep(0.01)
+    start = time.monotonic()
+    vt.cancel()
+    try:
+        vt.result(5)
+    except vthreads.Cancelled:
+        pass
+    took = time.monotonic() - start
+    assert vt.cancelled() and took < 1.0, (vt, took)
+
+
+def cancel_by_deadline(fn):
+    """Run ``fn`` in a 0.3 s cancel scope: it must end within a second."""
+    import vthreads
+    start = time.monotonic()
+    with vthreads.move_on_after(0.3) as scope:
+        fn()
+    took = time.monotonic() - start
+    assert scope.cancelled_caught and took < 1.3, took
+
+
 def run_program(*parts, env=None, timeout=120):
     """Run ``parts`` (each dedented on its own) as one script under
     python -m vthreads on one carrier; assert it exits 0 and return its
@@ -59,7 +89,7 @@ def run_program(*parts, env=None, timeout=120):
     full_env["PYTHONPATH"] = os.pathsep.join(
         [ROOT, HERE] + [p for p in [full_env.get("PYTHONPATH")] if p])
     full_env.update(env or {})
-    code = "\n".join(["from dbload import load"]
+    code = "\n".join(["from dbload import *"]
                      + [textwrap.dedent(p) for p in parts])
     with tempfile.NamedTemporaryFile("w", suffix=".py") as script:
         script.write(code)

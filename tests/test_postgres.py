@@ -110,7 +110,7 @@ def test_psycopg_imported_before_patching():
 
 
 CANCEL_PRELUDE = """
-    import os, time, vthreads
+    import os, time, vthreads, dbload
     import psycopg
     DSN = os.environ["VTHREADS_PG_DSN"]
     SLOW = "select pg_sleep(10) -- vthreads cancel test"
@@ -130,28 +130,11 @@ CANCEL_PRELUDE = """
         raise AssertionError("the server's query was not cancelled")
 
     def cancel_while_running(fn):
-        '''Run fn in a vthread, cancel it once SLOW runs in the server:
-        it must end with Cancelled within a second, the query with it.'''
-        vt = vthreads.spawn(fn)
-        while not running():
-            time.sleep(0.01)
-        start = time.monotonic()
-        vt.cancel()
-        try:
-            vt.result(5)
-        except vthreads.Cancelled:
-            pass
-        took = time.monotonic() - start
-        assert vt.cancelled() and took < 1.0, (vt, took)
+        dbload.cancel_while_running(fn, running)
         assert_query_gone()
 
     def deadline(fn):
-        '''Run fn in a 0.3 s cancel scope: it must end within a second.'''
-        start = time.monotonic()
-        with vthreads.move_on_after(0.3) as scope:
-            fn()
-        took = time.monotonic() - start
-        assert scope.cancelled_caught and took < 1.3, took
+        cancel_by_deadline(fn)
         assert_query_gone()
 """
 
