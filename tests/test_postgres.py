@@ -78,32 +78,50 @@ def test_psycopg_pool_100_queries_on_20_connections(impl):
 
 
 @needs_server
-def test_psycopg_imported_before_patching():
-    """psycopg picked wait_c and the blocking selector at its import:
-    patch_all() afterwards replaces both."""
-    pytest.importorskip("psycopg")
+def test_psycopg_and_its_pool_imported_before_patching():
+    """psycopg picked wait_c, the blocking selector and real locks at its
+    import, psycopg_pool real conditions and time.sleep: patch_all()
+    afterwards replaces them all.  A connection shared by 10 vthreads
+    (psycopg serialises them on its lock) deadlocked one carrier before."""
+    pytest.importorskip("psycopg_pool")
     r = run_script("""if 1:
-        import os, time, threading
-        import psycopg
+        import os, time, threading, warnings
+        import psycopg, psycopg_pool
         import vthreads, vthreads.monkey
+        warnings.simplefilter("ignore")     # the early-import warning
         vthreads.monkey.patch_all()
         assert psycopg.waiting.wait is psycopg.waiting.wait_poll
+        DSN = os.environ["VTHREADS_PG_DSN"]
 
         def main():
-            def one(i, out):
-                with psycopg.connect(os.environ["VTHREADS_PG_DSN"]) as conn:
-                    out[i] = conn.execute("select %s::int, pg_sleep(0.2)",
-                                          (i,)).fetchone()[0]
+            shared = psycopg.connect(DSN, autocommit=True)
+            pool = psycopg_pool.ConnectionPool(DSN, min_size=10, max_size=10)
+            pool.wait()
+
+            def on_shared(i):
+                return shared.execute("select %s::int, pg_sleep(0.02)",
+                                      (i,)).fetchone()[0]
+
+            def on_pool(i):
+                with pool.connection() as conn:
+                    return conn.execute("select %s::int, pg_sleep(0.2)",
+                                        (i,)).fetchone()[0]
+
             out = {}
+            def one(fn, i):
+                out[fn.__name__, i] = fn(i)
             start = time.monotonic()
-            ts = [threading.Thread(target=one, args=(i, out)) for i in range(10)]
+            ts = [threading.Thread(target=one, args=(fn, i))
+                  for fn in (on_shared, on_pool) for i in range(10)]
             for t in ts: t.start()
             for t in ts: t.join()
+            pool.close()
             return out, time.monotonic() - start
 
         out, elapsed = vthreads.run(main, carriers=1)
-        assert out == {i: i for i in range(10)}, out
-        assert elapsed < 1.5, elapsed       # serially: 2 s and 10 connects
+        assert out == {(f, i): i for f in ("on_shared", "on_pool")
+                       for i in range(10)}, out
+        assert elapsed < 1.5, elapsed       # serially: 2.2 s
         print("ok", elapsed)
     """, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]

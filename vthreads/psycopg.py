@@ -14,6 +14,13 @@ query holds its carrier for as long as the server takes.  So ``patch()``:
 - sets ``psycopg.waiting.DefaultSelector`` to the cooperative selector:
   connecting waits in one, and psycopg took the blocking one if it was
   imported before patching.
+- rebinds, in psycopg's and psycopg_pool's modules imported before
+  patching, the stdlib names they took then (``Lock``, ``Condition``,
+  ``Event``, ``time.sleep`` ...) to the patched ones: a connection's lock
+  that is a real lock blocks the carrier of a second vthread using the
+  connection, while the first one is parked holding it -- a deadlock on
+  one carrier.  Objects made before patching keep what they have:
+  connections and pools are best made after it.
 - wraps ``psycopg.Connection.wait`` (every query, commit and fetch goes
   through it) so that ``vthreads.Cancelled`` does what psycopg does on
   Ctrl-C: ask the server to cancel the running query and read the
@@ -32,12 +39,15 @@ connection's own lock held (psycopg takes it around each wait).
 """
 
 import functools
+import importlib
 import selectors
+import sys
 
 import psycopg
 from psycopg import pq, waiting
 
 import vthreads
+import vthreads.monkey
 
 # How long a cancelled query may take to come back before the connection
 # is given up (closed; a pool replaces it).  psycopg allows 5 s on Ctrl-C.
@@ -94,10 +104,39 @@ def _set(owner, name, value):
     setattr(owner, name, value)
 
 
+def _patched_names():
+    """id(original) -> replacement, for every stdlib name patched now."""
+    out = {}
+    for table, names in vthreads.monkey.TABLES.items():
+        modname = table.split(" ", 1)[0]
+        mod = sys.modules.get(modname) or importlib.import_module(modname)
+        for name in names:
+            if "." in name:
+                continue
+            new = getattr(mod, name, None)
+            old = vthreads.monkey.get_original(modname, name)
+            if new is not old:
+                out[id(old)] = (old, new)
+    return out
+
+
+def _rebind_early_references():
+    patched = _patched_names()
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or modname.split(".", 1)[0] not in ("psycopg",
+                                                           "psycopg_pool"):
+            continue
+        for attr, value in list(vars(mod).items()):
+            entry = patched.get(id(value))
+            if entry is not None and entry[0] is value:
+                _set(mod, attr, entry[1])
+
+
 def patch():
     """Make psycopg's waits cooperative (idempotent)."""
     if _originals:
         return
+    _rebind_early_references()
     _set(waiting, "wait", waiting.wait_poll)
     _set(waiting, "DefaultSelector", selectors.DefaultSelector)
     _set(psycopg.Connection, "wait", _make_wait(psycopg.Connection.wait))
