@@ -17,6 +17,11 @@ LAYERS = {
     "_sync": 3,
     "_io": 4,
     "monkey": 5,
+    "_importhook": 5,
+    # Integrations (vthreads/<library>.py, named in monkey.INTEGRATIONS):
+    # guests above everything, using only the public API (tested below).
+    "psycopg": 6,
+    "psycopg2": 6,
 }
 
 
@@ -77,4 +82,25 @@ def test_core_never_names_patchable_blocking_functions():
                 code = line.split("#", 1)[0]
                 if pattern.search(code):
                     bad.append(f"{path.relative_to(PKG)}:{i}: {line.strip()}")
+    assert bad == []
+
+
+def test_integrations_use_only_the_public_api():
+    """An integration imports ``vthreads`` (and the public
+    ``vthreads.monkey``), never a private module; monkey names it without
+    importing it (it imports its library)."""
+    import vthreads.monkey
+    bad = []
+    for mod in vthreads.monkey.INTEGRATIONS.values():
+        path = PKG / (mod.split(".", 1)[1] + ".py")
+        assert LAYERS[path.stem] == 6, path
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = ["." * node.level + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            bad += [f"{path.name}:{node.lineno} imports {n}" for n in names
+                    if n.startswith(".") or (n.startswith("vthreads.")
+                                             and n != "vthreads.monkey")]
     assert bad == []

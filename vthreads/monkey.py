@@ -7,20 +7,31 @@ with the interpreter's own object.
 
 The patch functions: ``patch_socket``, ``patch_time``, ``patch_select``,
 ``patch_ssl``, ``patch_dns``, ``patch_subprocess``, ``patch_threading``,
-``patch_queue``, ``patch_signal``, and ``patch_all`` for all of them.  A
+``patch_queue``, ``patch_signal``, the third-party ``patch_psycopg`` and
+``patch_psycopg2``, and ``patch_all`` for all of them.  A
 table's key is the module name, optionally followed by a label
 ("socket (dns)"), so one module can have separate patch functions.  A name may be dotted
 ("SSLContext.sslsocket_class"): the attribute of an object in the module.  The rest of the tables (ssl, select, threading, queue,
 subprocess, dns) and ``patch_all`` come with their cooperative shapes.
 
+Third-party libraries (``INTEGRATIONS``) are patched by a module of their
+own, ``vthreads/<library>.py``, which imports its library and uses only
+vthreads' public API; this module names it and never imports it itself
+before the library is imported: at once if it already is, otherwise from
+an import hook (_importhook), so patch_all() may come before or after
+``import psycopg``.  is_patched(library) answers True from the patch call
+on, imported yet or not; get_original() covers the stdlib tables only.
+
 Threads: patching happens at start-up, from one thread; ``_lock`` guards
-the tables and ``_saved`` anyway.
+the tables, ``_saved`` and ``_integrated`` anyway.  An import hook runs in
+whichever thread imports the library.
 """
 
 import importlib
 import sys
 import warnings
 
+from . import _importhook
 from . import _io
 from . import _originals as _o
 from . import _sync
@@ -138,6 +149,13 @@ TABLES = {
     },
 }
 
+# Third-party library -> the vthreads module whose patch() makes it
+# cooperative (and unpatch() undoes).
+INTEGRATIONS = {
+    "psycopg": "vthreads.psycopg",
+    "psycopg2": "vthreads.psycopg2",
+}
+
 # Patched names whose originals do not block: holding one is harmless.
 _NOT_BLOCKING = {"get_ident", "current_thread", "local", "enumerate",
                  "active_count", "signal",
@@ -145,6 +163,7 @@ _NOT_BLOCKING = {"get_ident", "current_thread", "local", "enumerate",
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
+_integrated = {}     # library -> its integration module once applied, or None
 
 
 def _resolve(mod, dotted):
@@ -271,10 +290,12 @@ def patch_queue():
     _patch("queue")
 
 
-def patch_all(threads=True):
+def patch_all(threads=True, psycopg=True, psycopg2=True):
     """Everything: socket, DNS, ssl, select/selectors, time, threading
-    (with ``threads``), queue, subprocess and signal.  Call it before importing
-    the code to be patched; it warns about modules imported too early."""
+    (with ``threads``), queue, subprocess and signal, and the third-party
+    libraries (``psycopg``, ``psycopg2``: pass False to leave one alone)
+    whenever they are imported.  Call it before importing the code to be
+    patched; it warns about modules imported too early."""
     _quiet.append(1)
     try:
         patch_socket()
@@ -290,6 +311,51 @@ def patch_all(threads=True):
         _quiet.pop()
     for modname in sorted({m for m, _ in _saved}):
         _warn_early_users(modname)
+    if psycopg:
+        patch_psycopg()
+    if psycopg2:
+        patch_psycopg2()
+
+
+def _integrate(library):
+    """Apply ``library``'s integration now if it is imported, otherwise
+    right after its import."""
+    with _lock:
+        if library in _integrated:
+            return
+        _integrated[library] = None
+    _importhook.when_imported(library, lambda: _apply(library))
+
+
+def _apply(library):
+    with _lock:
+        if library not in _integrated or _integrated[library] is not None:
+            return           # unpatched meanwhile, or applied already
+    try:
+        module = importlib.import_module(INTEGRATIONS[library])
+        with _lock:
+            _integrated[library] = module
+        module.patch()
+    except Exception as exc:
+        # A library version this integration does not know: say so, and
+        # let the program's import of it go on.
+        warnings.warn(f"vthreads could not patch {library} ({exc!r}); "
+                      f"its waits block their carrier", RuntimeWarning)
+
+
+def patch_psycopg():
+    """psycopg 3 (either implementation; psycopg_pool with it): its waits
+    park -- psycopg's own poll-based wait, through select, which this
+    patches too -- and a vthread cancelled in a query cancels it in the
+    server and leaves the connection usable.  See vthreads/psycopg.py."""
+    patch_select()
+    _integrate("psycopg")
+
+
+def patch_psycopg2():
+    """psycopg2: a wait callback that parks, and cancels the server's
+    query when the vthread is cancelled.  See vthreads/psycopg2.py."""
+    _integrate("psycopg2")
 
 
 def patch_select():
@@ -317,8 +383,10 @@ def get_original(module, name):
 
 
 def is_patched(module):
+    """True once ``module`` was patched; for a library in INTEGRATIONS,
+    once its patch function ran, whether the library is imported yet."""
     with _lock:
-        return any(m == module for m, _ in _saved)
+        return module in _integrated or any(m == module for m, _ in _saved)
 
 
 def unpatch_all():
@@ -326,6 +394,12 @@ def unpatch_all():
     with _lock:
         saved = dict(_saved)
         _saved.clear()
+        integrated = dict(_integrated)
+        _integrated.clear()
+    for library, module in integrated.items():
+        _importhook.forget(library)
+        if module is not None:
+            module.unpatch()
     for (modname, name), (owner, value) in saved.items():
         attr = name.rsplit(".", 1)[-1]
         if value is _MISSING:
