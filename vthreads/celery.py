@@ -151,8 +151,11 @@ class TaskPool(base.BasePool):
             self._scopes[job_id] = scope
         try:
             with scope:
+                # apply_target turns any other BaseException into a lost
+                # worker; the scope's own Cancelled must reach the scope.
                 base.apply_target(target, args, kwargs, callback,
-                                  accept_callback, pid=job_id)
+                                  accept_callback, pid=job_id,
+                                  propagate=(vthreads.Cancelled,))
         finally:
             with self._free:
                 self._scopes.pop(job_id, None)
