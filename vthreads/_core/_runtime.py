@@ -112,8 +112,8 @@ class Runtime:
 
     def spawn(self, fn, args, kwargs, name, group=None):
         """Queue a new vthread; None if this runtime is closing."""
-        vt = VThread(fn, args, kwargs, name, contextvars.copy_context())
-        vt._group = group
+        vt = VThread(fn, args, kwargs, name, contextvars.copy_context(),
+                     group)
         claim = [vt]
         me = getattr(getcurrent(), "vt", None)
         c = me._carrier if me is not None else None

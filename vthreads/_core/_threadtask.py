@@ -22,7 +22,8 @@ Guards:
   waker unparks it after writing the value.  A spot may wake for an
   earlier ticket's late unpark or for nothing, so the park loops until
   its ticket is claimed and its value written.
-- ``_scopes`` belongs to the owner thread.
+- ``_scope`` belongs to the owner thread; ``_groups`` is replaced under
+  ``_mutex`` (its ``_tree_lock``, see _cancel).
 """
 
 from .. import _originals as _o
@@ -41,7 +42,8 @@ _SPOT = "spot"      # ticket.lock of a park on the thread's spot
 
 class ThreadTask:
     __slots__ = ("_mutex", "_ticket", "_interrupted", "_spot",
-                 "_scopes", "_waker", "_reason", "_waiting_on", "ident",
+                 "_scope", "_groups", "_waker", "_reason", "_waiting_on",
+                 "ident",
                  "__weakref__")
 
     _cancel_requested = False   # an OS thread as a whole cannot be cancelled
@@ -51,7 +53,8 @@ class ThreadTask:
         self._mutex = _o.allocate_lock()
         self._ticket = None
         self._interrupted = False
-        self._scopes = []
+        self._scope = None          # the innermost cancel scope (_cancel)
+        self._groups = ()           # the task groups it has open (_cancel)
         self._waker = None
         self._spot = None           # made at the first park on a spot
         self._reason = None
@@ -89,6 +92,9 @@ class ThreadTask:
             _spot.unpark(self._spot)
         else:
             lock.release()
+
+    def _tree_lock(self):
+        return self._mutex
 
     def _interrupt(self):
         with self._mutex:
