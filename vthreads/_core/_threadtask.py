@@ -24,6 +24,8 @@ Guards:
   its ticket is claimed and its value written.
 - ``_scope`` belongs to the owner thread; ``_groups`` is replaced under
   ``_mutex`` (its ``_tree_lock``, see _cancel).
+- A carrier thread's task outside its vthreads is a ``HubTask``, which
+  refuses to park (see there).
 """
 
 from .. import _originals as _o
@@ -202,6 +204,30 @@ class ThreadTask:
         finally:
             self._end()
         return ticket.value
+
+
+class HubTask(ThreadTask):
+    """A carrier thread outside its vthreads: its hub, or a finished
+    vthread's greenlet on its way out.  Code runs there that no vthread
+    owns -- a ``__del__`` the garbage collector calls, a callback -- and if
+    it parked, it would block the carrier thread itself, freezing every
+    vthread on it until the wait ended.  So a wait there raises
+    RuntimeError (gevent refuses a switch in its hub the same way)."""
+
+    __slots__ = ()
+
+    def _new_ticket(self, io=False):
+        raise RuntimeError(
+            "cannot park in the carrier's hub: this code (a __del__, say) "
+            "runs outside any vthread on a carrier thread, where a wait "
+            "would block every vthread on the carrier; spawn a vthread "
+            "to do the wait")
+
+
+def become_hub():
+    """Called by a carrier thread as it starts: outside its vthreads, the
+    thread is a HubTask from now on."""
+    _local.task = HubTask()
 
 
 def thread_task():
