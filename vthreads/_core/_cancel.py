@@ -61,6 +61,10 @@ def check(task):
     if task._pending is not None:
         raise task._take_pending()
     s = task._scope
+    if s is None:                   # the usual case: nothing to walk
+        if task._cancel_requested:
+            raise Cancelled()
+        return None
     deadline = None
     now = None
     t = task
