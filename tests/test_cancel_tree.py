@@ -309,3 +309,33 @@ def wait_until_cooperative(pred, timeout=5.0):
             return False
         vthreads.sleep(0.001)
     return True
+
+
+def test_a_cancel_racing_new_groups_and_children_leaves_none_asleep(
+        two_carriers):
+    # Children and grandchildren keep being spawned, into groups still being
+    # opened, while another thread cancels the outer scope: each one is
+    # either found by the cancel or sees it at its first park.  One that
+    # slipped through would sleep its 30 s and hold the group open.
+    def spawner():
+        with vthreads.TaskGroup() as mine:
+            while True:
+                mine.spawn(vthreads.sleep, 30)
+                with vthreads.TaskGroup() as inner:
+                    inner.spawn(vthreads.sleep, 30)
+                    vthreads.checkpoint()
+
+    def main(box):
+        with vthreads.TaskGroup() as tg:
+            box.append(tg)
+            for _ in range(3):
+                tg.spawn(spawner)
+        return tg.cancel_scope.cancelled_caught
+
+    for i in range(30):
+        box = []
+        vt = vthreads.spawn(main, box)
+        assert wait_until(lambda: box)
+        time.sleep(0.001 * (i % 5))
+        box[0].cancel_scope.cancel()
+        assert vt.result(10) is True
