@@ -112,14 +112,16 @@ def interrupt_tree(task, depth=0):
                 todo.extend((kid, 0) for kid in g._children_now())
 
 
-def open_group(task, group):
-    """``task`` opened ``group`` (its scope entered): cancels reach its
-    children through ``task`` from now on."""
+def open_group(group):
+    """``group``'s scope was entered: from now on, what interrupts the task
+    that entered it reaches the group's children too."""
+    task = group.cancel_scope._task
     with task._tree_lock():
         task._groups = task._groups + (group,)
 
 
-def close_group(task, group):
+def close_group(group):
+    task = group.cancel_scope._task
     with task._tree_lock():
         task._groups = tuple(g for g in task._groups if g is not group)
 

@@ -20,6 +20,7 @@ from ._cancel import CancelScope, check, close_group, open_group
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 from ._runtime import get_runtime
+from ._threadtask import current_task
 
 
 class TaskGroup:
@@ -49,7 +50,7 @@ class TaskGroup:
             raise RuntimeError("a TaskGroup can be entered only once")
         self._entered = True
         self._scope.__enter__()
-        open_group(self._scope._task, self)
+        open_group(self)
         return self
 
     def spawn(self, fn, *args, name=None, **kwargs):
@@ -103,7 +104,7 @@ class TaskGroup:
             self._park()
             # A deadline can end the children just before it would have
             # woken us: leaving is a checkpoint, so it is seen here.
-            check(self._scope._task)
+            check(current_task())
             return None
         except Cancelled as c:
             with CancelScope(shield=True):
@@ -121,7 +122,6 @@ class TaskGroup:
 
     def __exit__(self, exc_type, exc, tb):
         scope = self._scope
-        task = scope._task
         failed = cancelled = None
         if exc_type is not None:
             if issubclass(exc_type, Cancelled):
@@ -135,10 +135,10 @@ class TaskGroup:
             # Left early (KeyboardInterrupt): the children must not go on
             # as if the group were still there.
             scope.cancel()
-            close_group(task, self)
+            close_group(self)
             scope.__exit__(None, None, None)
             raise
-        close_group(task, self)
+        close_group(self)
         if cancelled is None:
             cancelled = came
         errors = list(self._errors)

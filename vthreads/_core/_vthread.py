@@ -11,9 +11,9 @@ Threads and guards:
   ``_state`` / ``_reason`` only for repr and dumps, as hints.
 - The stripe lock (``_completion.stripe(vt)``): ``_carrier`` (written once,
   at start), ``_cancel_requested``, ``_pending``, ``_done``, ``_waiters``,
-  ``_groups`` (replaced, never changed in place: it is the
-  ``_tree_lock()``), and the result fields, which are written before
-  ``_done`` under it.
+  ``_groups`` (the stripe lock is the vthread's ``_tree_lock()``, see
+  _cancel), and the result fields, which are written before ``_done``
+  under it.
   The owner reads ``_pending`` without the lock as a hint (None is the
   common case) and takes it under the lock.
 - Waking (``_resume``) is legal from any thread: on the owner thread it
