@@ -15,7 +15,7 @@ import pytest
 import vthreads
 from vthreads import Cancelled
 from vthreads._io import epoll
-from conftest import wait_until
+from conftest import run_in, wait_until
 
 
 # --- every wait, cancellable and with a deadline -------------------------------
@@ -112,6 +112,30 @@ def test_every_wait_obeys_move_on_after(wait, where):
         t.start()
         t.join(30)
     assert out == [True]
+
+
+@pytest.mark.parametrize("wait", sorted(WAITS))
+@pytest.mark.parametrize("where", ["vthread", "thread"])
+@pytest.mark.parametrize("by", ["group deadline", "outer deadline"])
+def test_every_wait_in_a_group_child_obeys_the_scopes_around_it(
+        wait, where, by):
+    fn = WAITS[wait]
+
+    def body():
+        with vthreads.move_on_after(
+                0.02 if by == "outer deadline" else 60) as outer:
+            with vthreads.TaskGroup() as tg:
+                if by == "group deadline":
+                    tg.cancel_scope.deadline = time.monotonic() + 0.02
+                kid = tg.spawn(fn)
+                # The owner stays out of it: only the child can be woken.
+                with vthreads.CancelScope(shield=True):
+                    kid.join()
+        return (outer.cancelled_caught, tg.cancel_scope.cancelled_caught,
+                kid.cancelled())
+
+    caught = run_in(where, body)
+    assert caught == (by == "outer deadline", by == "group deadline", True)
 
 
 @pytest.mark.parametrize("wait", sorted(WAITS))
@@ -220,8 +244,10 @@ def test_cancel_after_done_returns_false():
     assert vt.result() == 1
 
 
-def test_cancellation_is_level_triggered():
+@pytest.mark.parametrize("by", ["vt.cancel", "its group's scope"])
+def test_cancellation_is_level_triggered(by):
     trace = []
+    groups = []
 
     def body():
         for i in range(3):
@@ -235,9 +261,18 @@ def test_cancellation_is_level_triggered():
             trace.append("checkpoint")
         return "survived"
 
-    vt = vthreads.spawn(body)
-    assert wait_until(lambda: "SLEEP" in repr(vt))
-    vt.cancel()
+    def owner():
+        with vthreads.TaskGroup() as tg:
+            groups.append(tg)
+            kid = tg.spawn(body)
+        return kid.result()
+
+    vt = vthreads.spawn(body if by == "vt.cancel" else owner)
+    assert wait_until(lambda: "SLEEP" in repr(vt) or "TASKGROUP" in repr(vt))
+    if groups:
+        groups[0].cancel_scope.cancel()
+    else:
+        vt.cancel()
     assert vt.result(10) == "survived"
     assert trace == [0, 1, 2, "checkpoint"]
 

@@ -227,3 +227,37 @@ def test_exit_never_crashes():
     for _ in range(20):
         r = run_script(code, timeout=30)
         assert r.returncode == 0, (r.returncode, r.stderr)
+
+
+@pytest.mark.parametrize("wait", ["sleep", "lock", "fd"])
+def test_a_finalizer_that_parks_on_a_hub_raises_and_the_carrier_goes_on(wait):
+    # A vthread cancelled before it starts is finished by its carrier's
+    # hub, which drops its arguments there: the object's only reference.
+    code = textwrap.dedent(f"""
+        import socket, sys, vthreads
+        seen = []
+        sys.unraisablehook = lambda u: seen.append(
+            (type(u.exc_value).__name__, str(u.exc_value).split(":")[0]))
+        vthreads.configure(carriers=1)
+        held = vthreads.Lock()
+        held.acquire()
+        a, b = socket.socketpair()
+
+        class ParksWhenCollected:
+            def __del__(self):
+                {{"sleep": lambda: vthreads.sleep(5),
+                  "lock": lambda: held.acquire(timeout=5),
+                  "fd": lambda: vthreads.wait_readable(a, 5)}}[{wait!r}]()
+
+        def main():
+            vt = vthreads.spawn(lambda obj: None, ParksWhenCollected())
+            vt.cancel()
+            vt.join()
+            return vthreads.spawn(lambda: 1).result()
+
+        print(vthreads.run(main), seen)
+    """)
+    r = run_script(code, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == (
+        "1 [('RuntimeError', \"cannot park in the carrier's hub\")]")

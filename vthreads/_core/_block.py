@@ -54,7 +54,7 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
     """
     task = current_task()
     while True:
-        if task._scopes or task._pending is not None \
+        if task._scope is not None or task._pending is not None \
                 or task._cancel_requested:
             scope_deadline = _check_cancel(task)
         else:

@@ -1,19 +1,44 @@
 """Cancel scopes: level-triggered, trio-style cancellation for any task.
 
-A task (a VThread or an OS thread's ThreadTask) has a stack ``_scopes``.
-At every park the stack is read from the innermost scope outwards: a
-cancelled scope raises ``Cancelled``; a scope whose deadline has passed
-becomes cancelled and raises; a shielding scope stops the walk, hiding
-everything outside it.  Below the stack, a VThread's own ``cancel()`` flag
-acts as the outermost scope.  ``Cancelled`` keeps being raised at every
-park until the cancelled scope is left: ``__exit__`` of that scope
-swallows it and records ``cancelled_caught``.
+The scopes form a tree (design.md, "Cancellation").  An entered scope
+points at the scope that encloses it, ``_outer``: the one its task entered
+before it or, for the outermost scope of a task group's child, the group's
+scope in the task that opened the group.  A task points at its innermost
+scope, ``_scope``; a child starts out pointing at its group's scope.  So a
+child sees its group's scope and every scope around the ``with
+TaskGroup()``, and none of those its spawner enters later in the body.
 
-Threads: a scope is entered and left by its owner task.  ``cancel()`` and
-the ``deadline`` / ``shield`` setters may be called from any thread: they
-write the field, then interrupt the owner (``task._interrupt()``), which is
-guarded on the task's side (see _threadtask and _vthread), so the owner
-re-reads its scopes at its next park or at once if it is parked.
+Reading (``check``, at every park) walks from the task's innermost scope
+outwards: a cancelled scope raises ``Cancelled``; a scope whose deadline
+has passed becomes cancelled and raises; a shield stops the walk.  Where
+the walk leaves a task's own scopes for its group's, it reads that task's
+``cancel()`` flag, which acts as the task's outermost scope.  A task with
+no scope and no group reads only its flag (and ``block`` skips even that
+when nothing is set).  ``Cancelled`` keeps being raised at every park until
+the cancelled scope is left: ``__exit__`` of that scope swallows it and
+records ``cancelled_caught``.
+
+Writing (``cancel()``, the ``deadline`` / ``shield`` setters,
+``VThread.cancel``) sets the field, then interrupts every task that can see
+it (``interrupt_tree``): the owner, the children of the owner's groups
+inside the scope, their children, and so on.  Each re-reads its scopes at
+its next park, or at once if it is parked; one that finds nothing
+cancelled (a shield on its way up, a later deadline) parks again.
+
+Threads and guards:
+- A scope is entered and left by its owner task.  ``_task``, ``_outer``
+  and ``_depth`` are written at enter, before any child can see the scope,
+  and stay put while any child can: a group waits for its children inside
+  its scope, and every scope around it outlives it.
+- The flags may be written from any thread.  Readers re-read them after an
+  interrupt, and every interrupt is delivered under a lock (see _threadtask
+  and _vthread).
+- A task's ``_groups``, the task groups it has open, is replaced (never
+  changed in place) under the task's ``_tree_lock()``, and read under it by
+  ``interrupt_tree``.  A group's children are read under the group's lock.
+  Taking both locks is what makes a child spawned during a cancel safe:
+  either the canceller finds it, or the child's first park sees the flag,
+  which was written before the canceller took the locks.
 """
 
 import math
@@ -23,7 +48,8 @@ from ._errors import Cancelled
 from ._threadtask import current_task
 
 __all__ = ["CancelScope", "move_on_after", "move_on_at", "fail_after",
-           "fail_at", "check", "current_effective_deadline"]
+           "fail_at", "check", "current_effective_deadline",
+           "interrupt_tree", "open_group", "close_group"]
 
 
 def check(task):
@@ -34,15 +60,21 @@ def check(task):
     """
     if task._pending is not None:
         raise task._take_pending()
-    scopes = task._scopes
-    if not scopes:
+    s = task._scope
+    if s is None:                   # the usual case: nothing to walk
         if task._cancel_requested:
             raise Cancelled()
         return None
     deadline = None
     now = None
-    for i in range(len(scopes) - 1, -1, -1):
-        s = scopes[i]
+    t = task
+    while s is not None:
+        if s._task is not t:
+            # Past t's outermost scope, into its group's: t's own flag
+            # first, since it encloses all of t.
+            if t._cancel_requested:
+                raise Cancelled()
+            t = s._task
         if s._cancel_called:
             raise Cancelled()
         d = s._deadline
@@ -56,9 +88,42 @@ def check(task):
                 deadline = d
         if s._shield:
             return deadline
-    if task._cancel_requested:
+        s = s._outer
+    if t._cancel_requested:
         raise Cancelled()
     return deadline
+
+
+def interrupt_tree(task, depth=0):
+    """Interrupt ``task`` and every task under its scopes of ``depth`` or
+    deeper (0: all of them): the children of its groups there, theirs...
+
+    Over-reaches only where a shield sits between: those tasks find
+    nothing cancelled and park again.
+    """
+    todo = [(task, depth)]
+    while todo:
+        t, d = todo.pop()
+        t._interrupt()
+        with t._tree_lock():
+            groups = t._groups
+        for g in groups:
+            if g.cancel_scope._depth >= d:
+                todo.extend((kid, 0) for kid in g._children_now())
+
+
+def open_group(group):
+    """``group``'s scope was entered: from now on, what interrupts the task
+    that entered it reaches the group's children too."""
+    task = group.cancel_scope._task
+    with task._tree_lock():
+        task._groups = task._groups + (group,)
+
+
+def close_group(group):
+    task = group.cancel_scope._task
+    with task._tree_lock():
+        task._groups = tuple(g for g in task._groups if g is not group)
 
 
 def current_effective_deadline():
@@ -78,7 +143,7 @@ class CancelScope:
     """
 
     __slots__ = ("_deadline", "_shield", "_cancel_called", "cancelled_caught",
-                 "_task", "_exited")
+                 "_task", "_outer", "_depth", "_exited")
 
     def __init__(self, deadline=None, shield=False):
         self._deadline = _check_deadline(deadline)
@@ -86,6 +151,8 @@ class CancelScope:
         self._cancel_called = False
         self.cancelled_caught = False
         self._task = None
+        self._outer = None
+        self._depth = 0        # how many scopes enclose it, itself included
         self._exited = False
 
     def __repr__(self):
@@ -100,19 +167,19 @@ class CancelScope:
         if self._task is not None:
             raise RuntimeError("a CancelScope can be entered only once")
         task = current_task()
-        scopes = task._scopes
-        if type(scopes) is tuple:         # vthreads start with a shared ()
-            scopes = task._scopes = []
+        outer = task._scope
         self._task = task
-        scopes.append(self)
+        self._outer = outer
+        self._depth = 1 if outer is None else outer._depth + 1
+        task._scope = self
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        scopes = self._task._scopes
-        if not scopes or scopes[-1] is not self:
+        task = self._task
+        if task._scope is not self:
             raise RuntimeError(
                 f"{self!r} exited out of order or in another task")
-        scopes.pop()
+        task._scope = self._outer
         self._exited = True
         if exc_type is not None and issubclass(exc_type, Cancelled):
             if not self._cancel_called and self._deadline is not None \
@@ -155,7 +222,7 @@ class CancelScope:
     def _poke(self):
         task = self._task
         if task is not None and not self._exited:
-            task._interrupt()
+            interrupt_tree(task, self._depth)
 
 
 def _check_deadline(deadline):

@@ -50,6 +50,7 @@ from collections import deque
 from .. import _originals as _o
 from .._poller import Backend
 from ._switch import VGreenlet, enter, getcurrent
+from ._threadtask import become_hub
 from ._ticket import TIMEOUT
 from ._vthread import RUNNING
 from ._completion import stripe
@@ -233,6 +234,7 @@ class Carrier:
         """The carrier thread's body."""
         self.hub = getcurrent()
         self.thread_id = _o.get_ident()
+        become_hub()                # no parking outside its vthreads
         if self._spot is not None:
             _spot.adopt(self._spot)     # it names this thread as a waker
         self.runtime._carrier_started(self)

@@ -172,9 +172,8 @@ class Runtime:
 def new_claim(fn, args, kwargs, name, group=None):
     """The claim ``[vt]`` of a new vthread that no runtime has queued yet:
     its identity can be recorded before it can run (``Runtime.queue``)."""
-    vt = VThread(fn, args, kwargs, name, contextvars.copy_context())
-    vt._group = group
-    return [vt]
+    return [VThread(fn, args, kwargs, name, contextvars.copy_context(),
+                    group)]
 
 
 def _cancel_live(carrier):

@@ -1,21 +1,26 @@
 """TaskGroup: structured concurrency over vthreads.
 
-``with TaskGroup() as tg: tg.spawn(fn)`` waits for every child.  The first
-child failure cancels the body and the other children; cancelling the
-owner cancels the children.  Errors come out together as a
-BaseExceptionGroup.
+``with TaskGroup() as tg: tg.spawn(fn)`` waits for every child.  The
+children live under the group's scope (``cancel_scope``), in the cancel
+tree (_cancel): whatever cancels that scope or one around the group --
+``cancel()``, a deadline, the first child failure, the owner's own
+cancellation -- cancels them, and a shield around the group protects
+them.  The owner waits for them inside that scope, so a cancellation that
+ends the group is caught by the scope it came from.  Errors come out
+together as a BaseExceptionGroup.
 
-Threads: the owner task enters, spawns and exits.  Children finish on any
-carrier and call ``_child_done`` there; ``_lock`` guards ``_children``,
-``_errors`` and the "all done" waiters.
+Threads: the owner task enters and exits; any task may spawn.  Children
+finish on any carrier and call ``_child_done`` there; ``_lock`` guards
+``_children``, ``_errors`` and the "all done" waiters.
 """
 
 from .. import _originals as _o
 from ._block import block
-from ._cancel import CancelScope
+from ._cancel import CancelScope, check, close_group, open_group
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 from ._runtime import get_runtime
+from ._threadtask import current_task
 
 
 class TaskGroup:
@@ -45,6 +50,7 @@ class TaskGroup:
             raise RuntimeError("a TaskGroup can be entered only once")
         self._entered = True
         self._scope.__enter__()
+        open_group(self)
         return self
 
     def spawn(self, fn, *args, name=None, **kwargs):
@@ -63,9 +69,11 @@ class TaskGroup:
                 if vt is None:
                     continue
                 self._children.add(vt)
-                if self._scope._cancel_called:
-                    vt.cancel()
             return vt
+
+    def _children_now(self):
+        with self._lock:
+            return list(self._children)
 
     def _child_done(self, vt):
         exc = vt._exc
@@ -74,27 +82,36 @@ class TaskGroup:
             failed = exc is not None and not isinstance(exc, Cancelled)
             if failed:
                 self._errors.append(exc)
-            others = list(self._children) if failed else ()
             empty = self._closed and not self._children
         if failed:
-            self._scope.cancel()
-            for other in others:
-                other.cancel()
+            self._scope.cancel()         # the body and the other children
         if empty:
             complete(self, None, None)
 
-    def _cancel_children(self):
-        with self._lock:
-            children = list(self._children)
-        for vt in children:
-            vt.cancel()
-
     def _wait_children(self):
+        """Wait, inside the group's scope, until no child is left.
+
+        Returns the Cancelled that came meanwhile, or None.  A cancellation
+        from this scope or one around it reaches the children as well:
+        wait on for them, shielded, then hand it back to go on outwards.
+        """
         with self._lock:
             self._closed = True
             empty = not self._children
         if empty:
             complete(self, None, None)
+        try:
+            self._park()
+            # A deadline can end the children just before it would have
+            # woken us: leaving is a checkpoint, so it is seen here.
+            check(current_task())
+            return None
+        except Cancelled as c:
+            with CancelScope(shield=True):
+                self._park()
+            return c
+
+    def _park(self):
         block("TASKGROUP", self, self._add_waiter, self._remove_waiter)
 
     def _add_waiter(self, ticket):
@@ -104,31 +121,37 @@ class TaskGroup:
         remove_waiter(self, ticket)
 
     def __exit__(self, exc_type, exc, tb):
-        body_exc = exc
-        if exc_type is not None and not issubclass(exc_type, Cancelled):
-            self._cancel_children()      # the body failed: stop the children
+        scope = self._scope
+        failed = cancelled = None
+        if exc_type is not None:
+            if issubclass(exc_type, Cancelled):
+                cancelled = exc
+            else:
+                failed = exc
+                scope.cancel()           # the body failed: stop the children
         try:
-            swallowed = self._scope.__exit__(exc_type, exc, tb)
-        except BaseException as e:      # out-of-order exit: still wait
-            body_exc, swallowed = e, False
-        if swallowed:
-            body_exc = None
-        outer_cancel = None
-        try:
-            self._wait_children()
-        except Cancelled as c:           # our owner was cancelled
-            outer_cancel = c
-            self._cancel_children()
-            with CancelScope(shield=True):
-                self._wait_children()
+            came = self._wait_children()
+        except BaseException:
+            # Left early (KeyboardInterrupt): the children must not go on
+            # as if the group were still there.
+            scope.cancel()
+            close_group(self)
+            scope.__exit__(None, None, None)
+            raise
+        close_group(self)
+        if cancelled is None:
+            cancelled = came
         errors = list(self._errors)
-        if body_exc is not None and not isinstance(body_exc, Cancelled):
-            errors.insert(0, body_exc)
+        if failed is not None:
+            errors.insert(0, failed)
         if errors:
-            raise BaseExceptionGroup("errors in a TaskGroup", errors)
-        if outer_cancel is not None:
-            raise outer_cancel
-        if body_exc is not None and body_exc is not exc:
-            raise body_exc
-        return swallowed
-
+            eg = BaseExceptionGroup("errors in a TaskGroup", errors)
+            scope.__exit__(type(eg), eg, eg.__traceback__)
+            raise eg
+        if cancelled is None:
+            return scope.__exit__(None, None, None)
+        if scope.__exit__(Cancelled, cancelled, cancelled.__traceback__):
+            return True                  # ours: the group ends normally
+        if cancelled is exc:
+            return False                 # the body's: it goes on as it is
+        raise cancelled

@@ -22,7 +22,10 @@ Guards:
   waker unparks it after writing the value.  A spot may wake for an
   earlier ticket's late unpark or for nothing, so the park loops until
   its ticket is claimed and its value written.
-- ``_scopes`` belongs to the owner thread.
+- ``_scope`` belongs to the owner thread; ``_groups`` is replaced under
+  ``_mutex`` (its ``_tree_lock``, see _cancel).
+- A carrier thread's task outside its vthreads is a ``HubTask``, which
+  refuses to park (see there).
 - ``_waker`` is made by the owner at its first fd park (or by
   ``prepare_io``), and closed when the task is collected: when its thread
   ends.  After a fork the child's thread makes a fresh one.
@@ -54,7 +57,8 @@ def on_thread_end(fn):
 
 class ThreadTask:
     __slots__ = ("_mutex", "_ticket", "_interrupted", "_spot",
-                 "_scopes", "_waker", "_reason", "_waiting_on", "ident",
+                 "_scope", "_groups", "_waker", "_reason", "_waiting_on",
+                 "ident",
                  "__weakref__")
 
     _cancel_requested = False   # an OS thread as a whole cannot be cancelled
@@ -64,7 +68,8 @@ class ThreadTask:
         self._mutex = _o.allocate_lock()
         self._ticket = None
         self._interrupted = False
-        self._scopes = []
+        self._scope = None          # the innermost cancel scope (_cancel)
+        self._groups = ()           # the task groups it has open (_cancel)
         self._waker = None
         self._spot = None           # made at the first park on a spot
         self._reason = None
@@ -123,6 +128,9 @@ class ThreadTask:
             _spot.unpark(self._spot)
         else:
             lock.release()
+
+    def _tree_lock(self):
+        return self._mutex
 
     def _interrupt(self):
         with self._mutex:
@@ -243,6 +251,30 @@ def _after_fork():
 
 
 on_child(_after_fork)
+
+
+class HubTask(ThreadTask):
+    """A carrier thread outside its vthreads: its hub, or a finished
+    vthread's greenlet on its way out.  Code runs there that no vthread
+    owns -- a ``__del__`` the garbage collector calls, a callback -- and if
+    it parked, it would block the carrier thread itself, freezing every
+    vthread on it until the wait ended.  So a wait there raises
+    RuntimeError (gevent refuses a switch in its hub the same way)."""
+
+    __slots__ = ()
+
+    def _new_ticket(self, io=False):
+        raise RuntimeError(
+            "cannot park in the carrier's hub: this code (a __del__, say) "
+            "runs outside any vthread on a carrier thread, where a wait "
+            "would block every vthread on the carrier; spawn a vthread "
+            "to do the wait")
+
+
+def become_hub():
+    """Called by a carrier thread as it starts: outside its vthreads, the
+    thread is a HubTask from now on."""
+    _local.task = HubTask()
 
 
 def thread_task():

@@ -6,11 +6,14 @@ changes thread) <-> PARKED (switched away, a ticket out) -> DONE.
 
 Threads and guards:
 - Owner carrier thread only: ``_g``, ``_state``, ``_ticket``, ``_reason``,
-  ``_waiting_on``, ``_interrupted``, ``_scopes``.  Other threads read
+  ``_waiting_on``, ``_interrupted``, ``_scope`` (a task group's child
+  starts with its group's scope there, see _cancel).  Other threads read
   ``_state`` / ``_reason`` only for repr and dumps, as hints.
 - The stripe lock (``_completion.stripe(vt)``): ``_carrier`` (written once,
   at start), ``_cancel_requested``, ``_pending``, ``_done``, ``_waiters``,
-  and the result fields, which are written before ``_done`` under it.
+  ``_groups`` (the stripe lock is the vthread's ``_tree_lock()``, see
+  _cancel), and the result fields, which are written before ``_done``
+  under it.
   The owner reads ``_pending`` without the lock as a hint (None is the
   common case) and takes it under the lock.
 - Waking (``_resume``) is legal from any thread: on the owner thread it
@@ -24,6 +27,7 @@ import traceback
 
 from .. import _originals as _o
 from ._block import block, timeout_to_deadline, TIMEOUT
+from ._cancel import interrupt_tree
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._errors import Cancelled
 from ._fork import on_child
@@ -66,11 +70,11 @@ class VThread:
 
     __slots__ = ("_fn", "_args", "_kwargs", "_name", "ident", "_ctx", "_g",
                  "_carrier", "_state", "_ticket", "_reason", "_waiting_on",
-                 "_interrupted", "_scopes", "_cancel_requested", "_done",
-                 "_waiters", "_result", "_exc", "_retrieved", "_group",
+                 "_interrupted", "_scope", "_groups", "_cancel_requested",
+                 "_done", "_waiters", "_result", "_exc", "_retrieved", "_group",
                  "_pending", "__weakref__")
 
-    def __init__(self, fn, args, kwargs, name, ctx):
+    def __init__(self, fn, args, kwargs, name, ctx, group=None):
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
@@ -84,14 +88,16 @@ class VThread:
         self._reason = None
         self._waiting_on = None
         self._interrupted = False
-        self._scopes = ()
+        # A group's child sees the group's scope and all around it.
+        self._scope = None if group is None else group.cancel_scope
+        self._groups = ()
         self._cancel_requested = False
         self._done = False
         self._waiters = None
         self._result = None
         self._exc = None
         self._retrieved = False
-        self._group = None
+        self._group = group
         self._pending = None
 
     # --- public API -------------------------------------------------------
@@ -124,7 +130,7 @@ class VThread:
             self._cancel_requested = True
             started = self._carrier is not None
         if started and not already:
-            self._interrupt()
+            interrupt_tree(self)        # and what runs in its groups
         return True
 
     def _throw(self, exc):
@@ -280,6 +286,9 @@ class VThread:
         else:
             c.post_ready(self)
 
+    def _tree_lock(self):
+        return stripe(self)
+
     def _interrupt(self):
         c = self._carrier
         if c is None:
@@ -340,7 +349,7 @@ class VThread:
             self._g = None
         self._state = DONE
         self._ticket = self._reason = self._waiting_on = None
-        self._scopes = ()
+        self._scope = None
         complete(self, result, exc)
         group = self._group
         if group is not None:
