@@ -4,6 +4,12 @@ Every test ends by itself: a watchdog (faulthandler) dumps every thread's
 stack and kills the process if one test runs longer than TEST_TIMEOUT.
 The dump goes to the real stderr, past pytest's output capture, so that a
 hang in CI shows where it hung.
+
+On a free-threaded build every test also checks that the GIL is still off
+when it ends: an extension without free-threading support (psycopg2 today)
+turns it back on for the rest of the process, which would leave the rest
+of the lane testing a GIL build.  Such libraries are imported only in child
+processes (``skip_unless_importable``).
 """
 
 import faulthandler
@@ -35,6 +41,34 @@ def _watchdog():
                                       file=_watchdog_out)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+_GIL_OFF_AT_START = not getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+@pytest.fixture(autouse=True)
+def _gil_stays_off():
+    yield
+    if _GIL_OFF_AT_START and sys._is_gil_enabled():
+        pytest.fail("this test turned the GIL back on (an extension without "
+                    "free-threading support was imported in the test "
+                    "process): import it in a child process instead")
+
+
+_importable = {}
+
+
+def skip_unless_importable(name, env=None):
+    """Skip the test unless ``import name`` works, tried in a child process
+    so that the import cannot turn the GIL back on in this one."""
+    key = (name, tuple(sorted((env or {}).items())))
+    if key not in _importable:
+        r = subprocess.run([sys.executable, "-c", f"import {name}"],
+                           env=dict(os.environ, **(env or {})),
+                           capture_output=True)
+        _importable[key] = r.returncode == 0
+    if not _importable[key]:
+        pytest.skip(f"{name} is not importable")
 
 
 def fresh_runtime(n):

@@ -24,7 +24,7 @@ import sys
 
 import pytest
 
-from conftest import run_script
+from conftest import run_script, skip_unless_importable
 from dbload import run_program
 
 DSN = os.environ.get("VTHREADS_PG_DSN")
@@ -189,7 +189,7 @@ def test_psycopg_cancelled_query_is_cancelled_and_the_pool_serves_on(impl):
 
 @needs_server
 def test_psycopg2_via_sqlalchemy_100_queries_on_20_connections():
-    pytest.importorskip("psycopg2")
+    skip_unless_importable("psycopg2")
     pytest.importorskip("sqlalchemy")
     out = run_program("""
         import os, sqlalchemy
@@ -216,7 +216,7 @@ def test_psycopg2_via_sqlalchemy_100_queries_on_20_connections():
 
 @needs_server
 def test_psycopg2_cancelled_query_is_cancelled_and_the_client_serves_on():
-    pytest.importorskip("psycopg2")
+    skip_unless_importable("psycopg2")
     pytest.importorskip("sqlalchemy")
     out = run_program(CANCEL_PRELUDE, """
     import psycopg2, sqlalchemy
@@ -253,7 +253,7 @@ def test_psycopg2_cancelled_query_is_cancelled_and_the_client_serves_on():
 @pytest.mark.parametrize("flag", ["psycopg", "psycopg2"])
 def test_patch_all_leaves_a_library_alone_when_told(flag):
     pytest.importorskip("psycopg")
-    pytest.importorskip("psycopg2")
+    skip_unless_importable("psycopg2")
     r = run_script(f"""if 1:
         import vthreads.monkey as monkey
         monkey.patch_all({flag}=False)

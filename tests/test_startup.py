@@ -39,7 +39,7 @@ CTRL_C = textwrap.dedent("""
     import time
     try:
         print("ready", flush=True)     # inside try: SIGINT may come now
-        time.sleep(60)                 # patched: a parked vthread
+        time.sleep(10)                 # patched: a parked vthread
     finally:
         print("finally ran", flush=True)
 """)
@@ -104,11 +104,26 @@ def expect_like_python(rc, out, err):
     if rc == 1 and (err.startswith("Could not import runpy module")
                     or "Fatal Python error: init_" in err):
         return
+    if rc == 0 and _lost_in_a_callback(err):
+        # Plain Python loses a KeyboardInterrupt that its handler raises
+        # inside a weakref callback or finalizer ("Exception ignored in"),
+        # and the program runs on.  Before serve() begins, importlib's
+        # module-lock callbacks run in the main thread at every import:
+        # the program then sleeps its 10 s and ends normally.
+        assert out.split() == ["ready", "finally", "ran"], (out, err)
+        return
     assert rc == -signal.SIGINT, (rc, out, err)
     lines = err.strip().splitlines()
     assert not lines or lines[-1] == "KeyboardInterrupt", err
     if "ready" in out.split():
         assert out.split() == ["ready", "finally", "ran"], (out, err)
+
+
+def _lost_in_a_callback(err):
+    lines = err.strip().splitlines()
+    return (len(lines) >= 2 and lines[0].startswith("Exception ignored in")
+            and lines[-1].startswith("KeyboardInterrupt")
+            and "<frozen importlib._bootstrap>" in err)
 
 
 def test_ctrl_c_while_the_main_thread_starts_the_program(tmp_path):
