@@ -5,6 +5,10 @@ originals are saved in one place (``_saved``), the first time each name is
 patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
+A compiled module that was patched (``_queue``, ``select``, ``time``) and
+is then imported afresh gets its tables again (see "Compiled modules
+imported afresh" below).
+
 The patch functions: ``patch_socket``, ``patch_time``, ``patch_select``,
 ``patch_ssl``, ``patch_dns``, ``patch_subprocess``, ``patch_threading``,
 ``patch_queue``, ``patch_signal``, and ``patch_all`` for all of them.  A
@@ -18,6 +22,7 @@ the tables and ``_saved`` anyway.
 """
 
 import importlib
+import importlib.machinery
 import sys
 import warnings
 
@@ -116,6 +121,11 @@ TABLES = {
         "PriorityQueue": _sync.PriorityQueue,
         "SimpleQueue": _sync.SimpleQueue,
     },
+    # The C class behind queue.SimpleQueue, for code that takes it from
+    # _queue itself: its get() blocks in C.
+    "_queue": {
+        "SimpleQueue": _sync.SimpleQueue,
+    },
     "socketserver": {
         # Captured from selectors when socketserver was imported; the
         # servers' serve_forever() and handle_request() wait in it.
@@ -164,8 +174,68 @@ def _patch(table):
             if key not in _saved:
                 _saved[key] = (owner, getattr(owner, attr, _MISSING))
             setattr(owner, attr, new)
+        if _compiled(getattr(mod.__spec__, "loader", None)):
+            _fresh.setdefault(modname, []).append(table)
+            if _FRESH not in sys.meta_path:
+                sys.meta_path.insert(0, _FRESH)
     if not _quiet:
         _warn_early_users(modname)
+
+
+# --- Compiled modules imported afresh --------------------------------------
+# import_fresh_module() (CPython's tests; some libraries' own) drops a module
+# from sys.modules and imports it again.  A Python module made again runs
+# its code against the patched names, but a compiled one comes back with
+# its own C types, whose waits block the carrier (_queue.SimpleQueue.get()).
+# So a compiled module that was patched gets its tables again when it is
+# imported afresh; the first module's originals stay the ones in _saved.
+
+_fresh = {}      # compiled module name -> its tables, once patched
+
+
+def _compiled(loader):
+    return loader is importlib.machinery.BuiltinImporter or \
+        isinstance(loader, importlib.machinery.ExtensionFileLoader)
+
+
+class _FreshLoader:
+    """Loads as ``loader`` does, then patches the new module."""
+
+    def __init__(self, loader, tables):
+        self._loader, self._tables = loader, tables
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        with _lock:
+            for table in self._tables:
+                for name, new in TABLES[table].items():
+                    owner, attr = _resolve(module, name)
+                    setattr(owner, attr, new)
+
+
+class _FreshFinder:
+    """On sys.meta_path while a compiled module is patched."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        with _lock:
+            tables = _fresh.get(fullname)
+        if tables is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if _compiled(spec.loader):
+                    spec.loader = _FreshLoader(spec.loader, list(tables))
+                return spec
+        return None
+
+
+_FRESH = _FreshFinder()
 
 
 def _warn_early_users(modname):
@@ -252,8 +322,10 @@ def patch_signal():
 
 
 def patch_queue():
-    """queue's classes become vthreads queues (same API and exceptions)."""
+    """queue's classes become vthreads queues (same API and exceptions),
+    and so does the C SimpleQueue in _queue."""
     _patch("queue")
+    _patch("_queue")
 
 
 def patch_all(threads=True):
@@ -310,6 +382,9 @@ def unpatch_all():
     with _lock:
         saved = dict(_saved)
         _saved.clear()
+        _fresh.clear()
+        if _FRESH in sys.meta_path:
+            sys.meta_path.remove(_FRESH)
     for (modname, name), (owner, value) in saved.items():
         attr = name.rsplit(".", 1)[-1]
         if value is _MISSING:
