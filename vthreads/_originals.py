@@ -23,6 +23,7 @@ monotonic = time.monotonic
 sleep = time.sleep
 
 allocate_lock = _thread.allocate_lock
+RLock = _thread.RLock
 TIMEOUT_MAX = _thread.TIMEOUT_MAX
 thread_count = _thread._count
 interrupt_main = _thread.interrupt_main

@@ -125,6 +125,9 @@ TABLES = {
     # _queue itself: its get() blocks in C.
     "_queue": {
         "SimpleQueue": _sync.SimpleQueue,
+        # What it raises: the same object here, but a fresh copy of _queue
+        # (see below) has an Empty of its own that queue takes.
+        "Empty": _sync.Empty,
     },
     "socketserver": {
         # Captured from selectors when socketserver was imported; the

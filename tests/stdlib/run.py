@@ -108,42 +108,45 @@ def run_module(module, *, mode, exclude, stall, budget, log):
                                 start_new_session=True)
         current, done, last, seen = None, False, time.monotonic(), 0
         why, began = None, False
-        while True:
-            with open(p.name) as f:
-                lines = f.readlines()
-            for line in lines[seen:]:
-                if not line.endswith("\n"):
+        try:
+            while True:
+                with open(p.name) as f:
+                    lines = f.readlines()
+                for line in lines[seen:]:
+                    if not line.endswith("\n"):
+                        break
+                    seen += 1
+                    last = time.monotonic()
+                    rec = json.loads(line)
+                    ev = rec["event"]
+                    if ev == "begin":
+                        began = True
+                    elif ev == "start":
+                        current = rec["id"]
+                    elif ev == "end":
+                        outcome[rec["id"]] = rec["outcome"]
+                        current = None
+                    elif ev == "detail":
+                        detail.setdefault(rec["id"], rec["text"])
+                    elif ev == "fixture":
+                        notes.append(f"fixture error {rec['id']}: {rec['text'][-300:]}")
+                    elif ev == "done":
+                        done = True
+                if proc.poll() is not None:
                     break
-                seen += 1
-                last = time.monotonic()
-                rec = json.loads(line)
-                ev = rec["event"]
-                if ev == "begin":
-                    began = True
-                elif ev == "start":
-                    current = rec["id"]
-                elif ev == "end":
-                    outcome[rec["id"]] = rec["outcome"]
-                    current = None
-                elif ev == "detail":
-                    detail.setdefault(rec["id"], rec["text"])
-                elif ev == "fixture":
-                    notes.append(f"fixture error {rec['id']}: {rec['text'][-300:]}")
-                elif ev == "done":
-                    done = True
-            if proc.poll() is not None:
-                break
-            now = time.monotonic()
-            if now - last > (stall if began else min(stall, START_STALL)):
-                why = "hang"
-                break
-            if now > deadline:
-                why = "budget"
-                break
-            time.sleep(0.2)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+                now = time.monotonic()
+                if now - last > (stall if began else min(stall, START_STALL)):
+                    why = "hang"
+                    break
+                if now > deadline:
+                    why = "budget"
+                    break
+                time.sleep(0.2)
+        finally:
+            # Also when this runner is stopped: no child outlives it.
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         os.unlink(p.name)
         os.unlink(x.name)
         err.seek(0)
@@ -229,7 +232,12 @@ def print_table(mode, rows):
     print("| **total** | " + " | ".join(str(v) for v in tot) + " |")
 
 
+def _stop(signum, frame):
+    raise SystemExit(128 + signum)     # through run_module's finally
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _stop)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("modules", nargs="*")
     ap.add_argument("--quick", action="store_true", help="only the CI modules")
