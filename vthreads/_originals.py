@@ -68,6 +68,12 @@ EFD_NONBLOCK = getattr(os, "EFD_NONBLOCK", 0)
 EFD_CLOEXEC = getattr(os, "EFD_CLOEXEC", 0)
 os_read = os.read
 os_write = os.write
+import fcntl as _fcntl   # noqa: E402 (POSIX, as everything here)
+fcntl = _fcntl.fcntl
+F_GETFL = _fcntl.F_GETFL
+O_ACCMODE = os.O_ACCMODE
+O_RDONLY = os.O_RDONLY
+O_WRONLY = os.O_WRONLY
 waitpid = os.waitpid
 pidfd_open = getattr(os, "pidfd_open", None)
 WNOHANG = os.WNOHANG
