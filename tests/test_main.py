@@ -156,3 +156,28 @@ def test_signal_handlers_from_the_main_vthread_like_plain_python(tmp_path):
         "real thread: signal only works in main thread of the main interpreter",
     ]
     assert r.stderr == ""
+
+
+def test_raise_signal_in_the_main_vthread_runs_the_handler_before_it_returns(tmp_path):
+    # As in plain Python: the handler has run when raise_signal returns,
+    # and what it raises comes out of raise_signal itself.
+    script = tmp_path / "raise_signal.py"
+    script.write_text(textwrap.dedent("""
+        import signal, time
+        seen = []
+        signal.signal(signal.SIGUSR1, lambda s, f: seen.append(s))
+        for _ in range(20):
+            signal.raise_signal(signal.SIGUSR1)
+            assert len(seen) == 1, seen
+            seen.clear()
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError("KeyboardInterrupt not raised")
+        time.sleep(0.05)     # a park: nothing was left to land here
+        print("ok")
+    """))
+    r = run_cli(str(script))
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr

@@ -34,6 +34,7 @@ Thread = threading.Thread
 main_thread_ident = threading.main_thread().ident
 signal_signal = signal.signal
 signal_set_wakeup_fd = signal.set_wakeup_fd
+raise_signal = signal.raise_signal
 pthread_kill = getattr(signal, "pthread_kill", None)
 pthread_getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
 Condition = threading.Condition

@@ -78,6 +78,8 @@ TABLES = {
         # while the program's main code runs in a vthread.
         "signal": _io.signal.signal,
         "set_wakeup_fd": _io.signal.set_wakeup_fd,
+        # Raised there too, so that its handler has run when it returns.
+        "raise_signal": _io.signal.raise_signal,
     },
     "threading": {
         "Lock": _sync.Lock,
@@ -149,7 +151,8 @@ TABLES = {
 
 # Patched names whose originals do not block: holding one is harmless.
 _NOT_BLOCKING = {"get_ident", "current_thread", "local", "signal",
-                 "set_wakeup_fd", "pthread_kill", "pthread_getcpuclockid"}
+                 "set_wakeup_fd", "raise_signal", "pthread_kill",
+                 "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
