@@ -63,9 +63,12 @@ MODULES = [m for m in [
 # What CI runs on every push, in both modes: the modules that finish in
 # seconds.  The full list takes several minutes and is recorded in
 # docs/compatibility.md.
-QUICK = ["test_select", "test_selectors", "test_queue", "test_timeout",
-         "test_thread", "test_httplib", "test_socketserver",
-         "test_urllib2_localnet", "test_time", "test_ssl"]
+QUICK = [m for m in [
+    "test_select", "test_selectors", "test_queue", "test_timeout",
+    "test_thread", "test_httplib", "test_socketserver",
+    "test_urllib2_localnet", "test_time", "test_ssl", "test_smtplib",
+    "test_wsgiref", "test_telnetlib",
+] if m in MODULES]
 
 BAD = ("fail", "error", "hang", "crash")
 START_STALL = 30    # seconds for a child to load its tests (a few, really)
