@@ -181,3 +181,32 @@ def test_raise_signal_in_the_main_vthread_runs_the_handler_before_it_returns(tmp
     """))
     r = run_cli(str(script))
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_pause_in_the_main_vthread_returns_after_the_handler(tmp_path):
+    # The kernel sends the alarm to the main thread, not to the carrier
+    # the main vthread runs on; pause() there would sleep through it.
+    script = tmp_path / "pause.py"
+    script.write_text(textwrap.dedent("""
+        import signal
+        seen = []
+        signal.signal(signal.SIGALRM, lambda s, f: seen.append(s))
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        signal.pause()
+        assert seen == [signal.SIGALRM], seen
+
+        def raising(s, f):
+            raise OSError("from the handler")
+        signal.signal(signal.SIGALRM, raising)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        try:
+            signal.pause()
+        except OSError as e:
+            print("ok", e)
+    """))
+    try:
+        r = run_cli(str(script), timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("pause() never returned") from None
+    assert r.returncode == 0 and r.stdout.strip() == "ok from the handler", \
+        r.stdout + r.stderr

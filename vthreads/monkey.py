@@ -80,6 +80,7 @@ TABLES = {
         "set_wakeup_fd": _io.signal.set_wakeup_fd,
         # Raised there too, so that its handler has run when it returns.
         "raise_signal": _io.signal.raise_signal,
+        "pause": _io.signal.pause,
     },
     "threading": {
         "Lock": _sync.Lock,

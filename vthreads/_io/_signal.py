@@ -1,5 +1,4 @@
-"""signal.signal, signal.set_wakeup_fd and signal.raise_signal from any
-vthread.
+"""signal.signal, set_wakeup_fd, raise_signal and pause from any vthread.
 
 Only the main thread may install handlers, but under ``vthreads.run()``
 (and ``python -m vthreads``) the program's main code is a vthread on a
@@ -8,7 +7,11 @@ runs it while it waits in ``run()`` (``_core._mainthread``).  Handlers
 then run in the main thread as always; an exception one raises reaches
 the main vthread at its park.  ``raise_signal`` is raised by the main
 thread too, so that its handler has run when it returns, and what the
-handler raised is raised there, as in Python.  With no main thread waiting in ``run()``
+handler raised is raised there, as in Python.  ``pause`` waits in the
+main thread, which is where the kernel sends a process's signals (a
+carrier's pause() would sleep through them); while it waits there, the
+main thread runs no other posted call, as a main thread in pause() would
+not.  With no main thread waiting in ``run()``
 the call is made where it is, and raises ValueError outside the main
 thread, as the stdlib's does.
 
@@ -19,7 +22,7 @@ from .. import _originals as _o
 from .._core import current
 from .._core._mainthread import call_in_main
 
-__all__ = ["signal", "set_wakeup_fd", "raise_signal"]
+__all__ = ["signal", "set_wakeup_fd", "raise_signal", "pause"]
 
 
 def signal(signalnum, handler):
@@ -45,3 +48,10 @@ def raise_signal(signalnum, /):
     if current() is None:
         return _o.raise_signal(signalnum)
     return call_in_main(_o.raise_signal, signalnum)
+
+
+def pause():
+    """signal.pause; from a vthread, the main thread waits for the signal."""
+    if current() is None:
+        return _o.signal_pause()
+    return call_in_main(_o.signal_pause)
