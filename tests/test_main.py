@@ -158,12 +158,13 @@ def test_signal_handlers_from_the_main_vthread_like_plain_python(tmp_path):
     assert r.stderr == ""
 
 
-def test_raise_signal_in_the_main_vthread_runs_the_handler_before_it_returns(tmp_path):
+def test_signals_raised_in_the_main_vthread_run_the_handler_before_returning(tmp_path):
     # As in plain Python: the handler has run when raise_signal returns,
     # and what it raises comes out of raise_signal itself.
     script = tmp_path / "raise_signal.py"
     script.write_text(textwrap.dedent("""
-        import signal, time
+        import os, signal, time
+        me = os.open(f"/proc/{os.getpid()}", os.O_DIRECTORY)
         seen = []
         signal.signal(signal.SIGUSR1, lambda s, f: seen.append(s))
         for _ in range(20):
@@ -176,6 +177,14 @@ def test_raise_signal_in_the_main_vthread_runs_the_handler_before_it_returns(tmp
                 pass
             else:
                 raise AssertionError("KeyboardInterrupt not raised")
+            # Sent to the process: the kernel gives it to the main thread.
+            if hasattr(signal, "pidfd_send_signal"):
+                try:
+                    signal.pidfd_send_signal(me, signal.SIGINT)
+                except KeyboardInterrupt:
+                    pass
+                else:
+                    raise AssertionError("KeyboardInterrupt not raised")
         time.sleep(0.05)     # a park: nothing was left to land here
         print("ok")
     """))

@@ -36,6 +36,7 @@ signal_signal = signal.signal
 signal_set_wakeup_fd = signal.set_wakeup_fd
 raise_signal = signal.raise_signal
 signal_pause = getattr(signal, "pause", None)
+pidfd_send_signal = getattr(signal, "pidfd_send_signal", None)
 pthread_kill = getattr(signal, "pthread_kill", None)
 pthread_getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
 Condition = threading.Condition

@@ -81,6 +81,8 @@ TABLES = {
         # Raised there too, so that its handler has run when it returns.
         "raise_signal": _io.signal.raise_signal,
         "pause": _io.signal.pause,
+        **({"pidfd_send_signal": _io.signal.pidfd_send_signal}
+           if _o.pidfd_send_signal is not None else {}),
     },
     "threading": {
         "Lock": _sync.Lock,
@@ -152,8 +154,8 @@ TABLES = {
 
 # Patched names whose originals do not block: holding one is harmless.
 _NOT_BLOCKING = {"get_ident", "current_thread", "local", "signal",
-                 "set_wakeup_fd", "raise_signal", "pthread_kill",
-                 "pthread_getcpuclockid"}
+                 "set_wakeup_fd", "raise_signal", "pidfd_send_signal",
+                 "pthread_kill", "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING

@@ -1,4 +1,5 @@
-"""signal.signal, set_wakeup_fd, raise_signal and pause from any vthread.
+"""signal.signal, set_wakeup_fd, raise_signal, pause and pidfd_send_signal
+from any vthread.
 
 Only the main thread may install handlers, but under ``vthreads.run()``
 (and ``python -m vthreads``) the program's main code is a vthread on a
@@ -7,7 +8,11 @@ runs it while it waits in ``run()`` (``_core._mainthread``).  Handlers
 then run in the main thread as always; an exception one raises reaches
 the main vthread at its park.  ``raise_signal`` is raised by the main
 thread too, so that its handler has run when it returns, and what the
-handler raised is raised there, as in Python.  ``pause`` waits in the
+handler raised is raised there, as in Python.  ``pidfd_send_signal`` is
+sent from the main thread as well: sent to the process itself, the
+kernel gives the signal to the main thread, whose handler then runs as
+the call returns (a few bytecodes later, which the call still covers).
+``pause`` waits in the
 main thread, which is where the kernel sends a process's signals (a
 carrier's pause() would sleep through them); while it waits there, the
 main thread runs no other posted call, as a main thread in pause() would
@@ -22,7 +27,8 @@ from .. import _originals as _o
 from .._core import current
 from .._core._mainthread import call_in_main
 
-__all__ = ["signal", "set_wakeup_fd", "raise_signal", "pause"]
+__all__ = ["signal", "set_wakeup_fd", "raise_signal", "pause",
+           "pidfd_send_signal"]
 
 
 def signal(signalnum, handler):
@@ -55,3 +61,10 @@ def pause():
     if current() is None:
         return _o.signal_pause()
     return call_in_main(_o.signal_pause)
+
+
+def pidfd_send_signal(pidfd, sig, siginfo=None, flags=0):
+    """signal.pidfd_send_signal; from a vthread, sent by the main thread."""
+    if current() is None:
+        return _o.pidfd_send_signal(pidfd, sig, siginfo, flags)
+    return call_in_main(_o.pidfd_send_signal, pidfd, sig, siginfo, flags)
