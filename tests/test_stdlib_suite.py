@@ -35,7 +35,7 @@ def _have_test_package():
 
 
 @pytest.mark.skipif(_list_version() != sys.version_info[:2],
-                    reason=f"known_failures.txt is made for CPython "
+                    reason=f"the known-failure lists are made for CPython "
                            f"{_list_version()}")
 @pytest.mark.skipif(not _have_test_package(),
                     reason="this interpreter has no 'test' package")
