@@ -233,3 +233,66 @@ def test_signal_handlers_from_the_main_vthread_like_plain_python(tmp_path):
         "real thread: signal only works in main thread of the main interpreter",
     ]
     assert r.stderr == ""
+
+
+def test_signals_raised_in_the_main_vthread_run_the_handler_before_returning(tmp_path):
+    # As in plain Python: the handler has run when raise_signal returns,
+    # and what it raises comes out of raise_signal itself.
+    script = tmp_path / "raise_signal.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        me = os.open(f"/proc/{os.getpid()}", os.O_DIRECTORY)
+        seen = []
+        signal.signal(signal.SIGUSR1, lambda s, f: seen.append(s))
+        for _ in range(20):
+            signal.raise_signal(signal.SIGUSR1)
+            assert len(seen) == 1, seen
+            seen.clear()
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+            else:
+                raise AssertionError("KeyboardInterrupt not raised")
+            # Sent to the process: the kernel gives it to the main thread.
+            if hasattr(signal, "pidfd_send_signal"):
+                try:
+                    signal.pidfd_send_signal(me, signal.SIGINT)
+                except KeyboardInterrupt:
+                    pass
+                else:
+                    raise AssertionError("KeyboardInterrupt not raised")
+        time.sleep(0.05)     # a park: nothing was left to land here
+        print("ok")
+    """))
+    r = run_cli(str(script))
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_pause_in_the_main_vthread_returns_after_the_handler(tmp_path):
+    # The kernel sends the alarm to the main thread, not to the carrier
+    # the main vthread runs on; pause() there would sleep through it.
+    script = tmp_path / "pause.py"
+    script.write_text(textwrap.dedent("""
+        import signal
+        seen = []
+        signal.signal(signal.SIGALRM, lambda s, f: seen.append(s))
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        signal.pause()
+        assert seen == [signal.SIGALRM], seen
+
+        def raising(s, f):
+            raise OSError("from the handler")
+        signal.signal(signal.SIGALRM, raising)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        try:
+            signal.pause()
+        except OSError as e:
+            print("ok", e)
+    """))
+    try:
+        r = run_cli(str(script), timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("pause() never returned") from None
+    assert r.returncode == 0 and r.stdout.strip() == "ok from the handler", \
+        r.stdout + r.stderr

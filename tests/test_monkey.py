@@ -189,3 +189,33 @@ def test_patch_dns():
         monkey.unpatch_all()
         assert socket.getaddrinfo is real
     """)
+
+
+def test_c_simple_queue_parks_even_from_a_fresh_copy_of_queue():
+    # A consumer vthread waits in get() while its producer is a vthread on
+    # the same (only) carrier: the C class would block that carrier for
+    # good.  import_fresh_module makes a new _queue, with new C types.
+    run("""
+        import vthreads, vthreads.monkey as monkey
+        import _queue
+        c_simple = _queue.SimpleQueue
+        monkey.patch_queue()
+        from test.support.import_helper import import_fresh_module
+        fresh = import_fresh_module("queue", fresh=["_queue"])
+        import queue, sys
+        kinds = [_queue.SimpleQueue, fresh.SimpleQueue,
+                 sys.modules["_queue"].SimpleQueue]
+        assert all(k is vthreads.SimpleQueue for k in kinds), kinds
+        assert monkey.get_original("_queue", "SimpleQueue") is c_simple
+
+        def main():
+            for kind in kinds:
+                q = kind()
+                got = vthreads.spawn(lambda: [q.get() for _ in range(3)])
+                vthreads.spawn(lambda: [q.put(i) for i in range(3)])
+                assert got.result(5) == [0, 1, 2]
+        vthreads.run(main, carriers=1)
+        monkey.unpatch_all()
+        assert _queue.SimpleQueue is c_simple
+        assert import_fresh_module("_queue").SimpleQueue is not vthreads.SimpleQueue
+    """)

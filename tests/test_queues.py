@@ -378,3 +378,43 @@ def test_channel_between_os_thread_and_vthread():
     vthreads.spawn(lambda: [ch.send(i) for i in range(50)] and ch.close()).result(10)
     t.join(10)
     assert out == list(range(50))
+
+
+
+def test_simple_queue_put_is_reentrant():
+    # queue.SimpleQueue.put() may be called from a __del__ that the
+    # collector runs in the middle of a put or a get (bpo-14976), or from
+    # a signal handler: in the same thread, inside the queue's own
+    # critical section.  CPython's own test, with the collector made to run
+    # at nearly every allocation; in a fresh process, so that a deadlock
+    # is a timeout.  Every item arrives once; unlike the C class's, a put
+    # here is not atomic to __del__, so one from inside may overtake it.
+    from conftest import run_script
+    r = run_script("""if 1:
+        import gc, itertools, vthreads
+        gc.set_threshold(1)
+        q = vthreads.SimpleQueue()
+        gen = itertools.count()
+        results = []
+
+        class Circular:
+            def __init__(self):
+                self.circular = self
+
+            def __del__(self):
+                q.put(next(gen))
+
+        for _ in range(10000):
+            o = Circular()
+            q.put(next(gen))
+            del o
+            results.append(q.get())
+        gc.set_threshold(700)
+        gc.collect()
+        while not q.empty():
+            results.append(q.get_nowait())
+        assert sorted(results) == list(range(next(gen))), results[:10]
+        assert len(results) > 10000
+        print("ok")
+    """, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -390,3 +390,17 @@ def test_datagram_short_read_does_not_make_recv_wait():
         assert vthreads.spawn(
             lambda: (a.recv(100), a.recv(100))).result(20) == \
             (b"first", b"second")
+
+
+@pytest.mark.parametrize("where", ["vthread", "thread"])
+def test_recvmsg_into_and_sendmsg_take_a_generator_of_buffers(where):
+    # Nothing has arrived yet, so the call waits and is made again: the
+    # generator must not have been used up by the first attempt.
+    a, b = socketpair()
+    with a, b:
+        bufs = [bytearray(2), bytearray(3)]
+        timer = threading.Timer(0.05, lambda: b.sendmsg(x for x in [b"he", b"llo"]))
+        timer.start()
+        got = run_in(where, lambda: a.recvmsg_into(x for x in bufs))
+        timer.join()
+        assert got[0] == 5 and bufs == [bytearray(b"he"), bytearray(b"llo")]

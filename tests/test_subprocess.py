@@ -1,13 +1,16 @@
 """subprocess and os.read/os.write/os.waitpid, cooperatively."""
 
+import errno
 import os
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import vthreads
 from vthreads._io import os as vos
-from conftest import run_script
+from conftest import run_in, run_script
 
 
 def test_waitpid_parks_on_a_pidfd(one_carrier):
@@ -94,3 +97,21 @@ def test_patched_subprocess_run_and_communicate_do_not_block_carriers():
     r = run_script(code, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("where", ["vthread", "thread"])
+def test_read_write_the_wrong_end_of_a_pipe_fail_as_the_stdlib(where):
+    # The read end never becomes writable (nor the write end readable):
+    # a wait for it would never end, where the stdlib fails with EBADF.
+    r, w = os.pipe()
+    try:
+        for call in (lambda: vos.write(r, b"x"), lambda: vos.read(w, 1)):
+            def attempt():
+                try:
+                    call()
+                except OSError as exc:
+                    return exc.errno
+            assert run_in(where, attempt) == errno.EBADF
+    finally:
+        os.close(r)
+        os.close(w)

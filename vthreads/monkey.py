@@ -5,6 +5,10 @@ originals are saved in one place (``_saved``), the first time each name is
 patched, so patching is idempotent and ``get_original`` always answers
 with the interpreter's own object.
 
+A compiled module that was patched (``_queue``, ``select``, ``time``) and
+is then imported afresh gets its tables again (see "Compiled modules
+imported afresh" below).
+
 The patch functions: ``patch_socket``, ``patch_time``, ``patch_select``,
 ``patch_ssl``, ``patch_dns``, ``patch_subprocess``, ``patch_threading``,
 ``patch_queue``, ``patch_signal``, the third-party ``patch_psycopg`` and
@@ -28,6 +32,7 @@ whichever thread imports the library.
 """
 
 import importlib
+import importlib.machinery
 import sys
 import warnings
 
@@ -86,6 +91,11 @@ TABLES = {
         # while the program's main code runs in a vthread.
         "signal": _io.signal.signal,
         "set_wakeup_fd": _io.signal.set_wakeup_fd,
+        # Raised there too, so that its handler has run when it returns.
+        "raise_signal": _io.signal.raise_signal,
+        "pause": _io.signal.pause,
+        **({"pidfd_send_signal": _io.signal.pidfd_send_signal}
+           if _o.pidfd_send_signal is not None else {}),
     },
     "threading": {
         "Lock": _sync.Lock,
@@ -131,6 +141,14 @@ TABLES = {
         "PriorityQueue": _sync.PriorityQueue,
         "SimpleQueue": _sync.SimpleQueue,
     },
+    # The C class behind queue.SimpleQueue, for code that takes it from
+    # _queue itself: its get() blocks in C.
+    "_queue": {
+        "SimpleQueue": _sync.SimpleQueue,
+        # What it raises: the same object here, but a fresh copy of _queue
+        # (see below) has an Empty of its own that queue takes.
+        "Empty": _sync.Empty,
+    },
     "socketserver": {
         # Captured from selectors when socketserver was imported; the
         # servers' serve_forever() and handle_request() wait in it.
@@ -158,8 +176,8 @@ INTEGRATIONS = {
 
 # Patched names whose originals do not block: holding one is harmless.
 _NOT_BLOCKING = {"get_ident", "current_thread", "local", "enumerate",
-                 "active_count", "signal",
-                 "set_wakeup_fd", "pthread_kill", "pthread_getcpuclockid"}
+                 "active_count", "signal", "set_wakeup_fd", "raise_signal",
+                 "pidfd_send_signal", "pthread_kill", "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()
 _saved = {}          # (module name, attribute) -> original, or _MISSING
@@ -188,6 +206,10 @@ def _patch(table):
             if key not in _saved:
                 _saved[key] = (owner, getattr(owner, attr, _MISSING))
             setattr(owner, attr, new)
+        if _compiled(getattr(mod.__spec__, "loader", None)):
+            _fresh.setdefault(modname, []).append(table)
+            if _FRESH not in sys.meta_path:
+                sys.meta_path.insert(0, _FRESH)
     if not _quiet:
         _warn_early_users(modname)
 
@@ -203,6 +225,62 @@ def _only_called(original):
     if isinstance(original, type):
         return not original.__flags__ & _BASETYPE
     return callable(original)
+
+
+# --- Compiled modules imported afresh --------------------------------------
+# import_fresh_module() (CPython's tests; some libraries' own) drops a module
+# from sys.modules and imports it again.  A Python module made again runs
+# its code against the patched names, but a compiled one comes back with
+# its own C types, whose waits block the carrier (_queue.SimpleQueue.get()).
+# So a compiled module that was patched gets its tables again when it is
+# imported afresh; the first module's originals stay the ones in _saved.
+
+_fresh = {}      # compiled module name -> its tables, once patched
+
+
+def _compiled(loader):
+    return loader is importlib.machinery.BuiltinImporter or \
+        isinstance(loader, importlib.machinery.ExtensionFileLoader)
+
+
+class _FreshLoader:
+    """Loads as ``loader`` does, then patches the new module."""
+
+    def __init__(self, loader, tables):
+        self._loader, self._tables = loader, tables
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        with _lock:
+            for table in self._tables:
+                for name, new in TABLES[table].items():
+                    owner, attr = _resolve(module, name)
+                    setattr(owner, attr, new)
+
+
+class _FreshFinder:
+    """On sys.meta_path while a compiled module is patched."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        with _lock:
+            tables = _fresh.get(fullname)
+        if tables is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if _compiled(spec.loader):
+                    spec.loader = _FreshLoader(spec.loader, list(tables))
+                return spec
+        return None
+
+
+_FRESH = _FreshFinder()
 
 
 def _warn_early_users(modname):
@@ -286,8 +364,10 @@ def patch_signal():
 
 
 def patch_queue():
-    """queue's classes become vthreads queues (same API and exceptions)."""
+    """queue's classes become vthreads queues (same API and exceptions),
+    and so does the C SimpleQueue in _queue."""
     _patch("queue")
+    _patch("_queue")
 
 
 def patch_all(threads=True, psycopg=True, psycopg2=True):
@@ -396,6 +476,9 @@ def unpatch_all():
         _saved.clear()
         integrated = dict(_integrated)
         _integrated.clear()
+        _fresh.clear()
+        if _FRESH in sys.meta_path:
+            sys.meta_path.remove(_FRESH)
     for library, module in integrated.items():
         _importhook.forget(library)
         if module is not None:

@@ -1,19 +1,36 @@
 """Runs one CPython test module; started by ``run.py``, one process per run.
 
-    python -m vthreads tests/stdlib/child.py MODULE PROGRESS EXCLUDE
-    python             tests/stdlib/child.py MODULE PROGRESS EXCLUDE  (baseline)
+    python -m vthreads tests/stdlib/child.py run MODULE PROGRESS EXCLUDE
+    python tests/stdlib/child.py patch_all|gevent|baseline MODULE PROGRESS EXCLUDE
 
-Under ``python -m vthreads`` everything is patched and this code runs in a
-vthread, as a user's program would.  PROGRESS gets one JSON line when each
-test starts and one when it ends, flushed at once, so that the parent can
-tell which test hung or crashed the process.  EXCLUDE names test ids (one
-per line) that are not run at all: the ones known to hang or crash.
+The modes:
+- ``run``: under ``python -m vthreads`` everything is patched and this
+  code runs in a vthread, as the program's main code would.
+- ``patch_all``: a plain ``vthreads.monkey.patch_all()`` first thing, and
+  the tests run in the main OS thread: how gevent users write programs.
+- ``gevent``: the same with ``gevent.monkey.patch_all()``, to compare.
+- ``baseline``: nothing patched.
+
+PROGRESS gets one JSON line when each test starts and one when it ends,
+flushed at once, so that the parent can tell which test hung or crashed
+the process.  EXCLUDE names test ids (one per line) that are not run at
+all: the ones known to hang or crash.
 """
+
+import sys
+
+# Before anything else is imported, as a program would do it.
+MODE = sys.argv[1]
+if MODE == "patch_all":
+    import vthreads.monkey
+    vthreads.monkey.patch_all()
+elif MODE == "gevent":
+    import gevent.monkey
+    gevent.monkey.patch_all()
 
 import json
 import os
 import signal
-import sys
 import time
 import unittest
 
@@ -100,7 +117,7 @@ class Recorder(unittest.TestResult):
 
 
 def main():
-    module, progress, exclude = sys.argv[1:4]
+    module, progress, exclude = sys.argv[2:5]
     # A background job inherits SIGINT ignored, and Python then leaves it
     # so; the interrupt_main() tests need Python's own handler, as in a
     # terminal.
@@ -114,7 +131,7 @@ def main():
     with open(progress, "a") as out:
         rec = Recorder(out)
         rec.emit(event="begin", module=module, count=len(tests),
-                 patched="vthreads.monkey" in sys.modules, pid=os.getpid())
+                 mode=MODE, pid=os.getpid())
         suite.run(rec)
         rec.emit(event="done")
     # Some modules leave helper threads or servers behind; the parent has

@@ -42,7 +42,10 @@ from . import _spot
 from ._switch import getcurrent
 from ._ticket import INTERRUPT, TIMEOUT, Ticket
 
-_TIMEOUT_MAX = 2**31 / 1000.0  # lock.acquire and poll() both cap here
+_TIMEOUT_MAX = 2**31 / 1000.0  # a lock's or spot's park, in seconds
+# poll() takes a C int of milliseconds.  A longer wait polls in slices of
+# this, and only the deadline (not the end of a slice) is a timeout.
+_POLL_MS_MAX = 2**31 - 1
 
 _local = _o.ThreadLocal()
 _SPOT = "spot"      # ticket.lock of a park on the thread's spot
@@ -219,8 +222,8 @@ class ThreadTask:
                 if deadline is None:
                     ms = None
                 else:
-                    ms = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX) * 1000
-                    ms = int(ms) + (ms % 1 > 0)
+                    ms = max(deadline - _o.monotonic(), 0.0) * 1000
+                    ms = min(int(ms) + (ms % 1 > 0), _POLL_MS_MAX)
                 hits = dict(p.poll(ms))
                 wake = hits.pop(waker.fileno, 0)
                 if any(rev & _o.POLLNVAL for rev in hits.values()):

@@ -5,7 +5,9 @@
   (unless another reader takes the data first); regular files are always
   ready.  The fd's own blocking flag is left alone: other code shares it.
   A write larger than the pipe's free space may still block until the
-  reader catches up.
+  reader catches up.  An fd not open for that direction (a write to a
+  pipe's read end) never becomes ready: the real call is made at once,
+  and fails with EBADF as the stdlib's does.
 - ``waitpid(pid, options)`` for one child parks on a pidfd (Linux 5.3+)
   until the child exits, then reaps it without blocking.  For "any child"
   (pid <= 0), or where pidfds are missing, the real call runs on the
@@ -18,13 +20,24 @@ from .. import _originals as _o
 from .._core import to_thread, wait_readable, wait_writable
 
 
+def _opened_for(fd, wrong):
+    """False if ``fd``'s access mode is ``wrong`` (O_WRONLY for a read,
+    O_RDONLY for a write); a bad fd is left to the real call as well."""
+    try:
+        return _o.fcntl(fd, _o.F_GETFL) & _o.O_ACCMODE != wrong
+    except (OSError, TypeError, ValueError, OverflowError):
+        return False
+
+
 def read(fd, n):
-    wait_readable(fd)
+    if _opened_for(fd, _o.O_WRONLY):
+        wait_readable(fd)
     return _o.os_read(fd, n)
 
 
 def write(fd, data):
-    wait_writable(fd)
+    if _opened_for(fd, _o.O_RDONLY):
+        wait_writable(fd)
     return _o.os_write(fd, data)
 
 

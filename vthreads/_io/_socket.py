@@ -68,6 +68,18 @@ def _dontwait(args, at, kwargs):
     return isinstance(flags, int) and flags & _DONTWAIT != 0
 
 
+def _buffers_once(args):
+    """recvmsg_into/sendmsg args with their buffers in a list: the call may
+    be made again after a wait, and a generator is used up by the first.
+    What list() refuses is left for the real call to reject in its words."""
+    if args and not isinstance(args[0], (list, tuple)):
+        try:
+            return (list(args[0]),) + args[1:]
+        except TypeError:
+            pass
+    return args
+
+
 class BusyResourceError(RuntimeError):
     """Another task is already waiting in that direction on this socket."""
 
@@ -325,7 +337,7 @@ class socket(_Base):
 
     def recvmsg_into(self, *args):
         return self._retry(_Base.recvmsg_into, READ, "SOCKET_RECV", 3, self,
-                           *args)
+                           *_buffers_once(args))
 
     def send(self, *args):
         return self._retry(_Base.send, WRITE, "SOCKET_SEND", 2, self, *args)
@@ -336,7 +348,8 @@ class socket(_Base):
                            2 if len(args) == 3 else -1, self, *args)
 
     def sendmsg(self, *args):
-        return self._retry(_Base.sendmsg, WRITE, "SOCKET_SEND", 3, self, *args)
+        return self._retry(_Base.sendmsg, WRITE, "SOCKET_SEND", 3, self,
+                           *_buffers_once(args))
 
     def sendall(self, data, flags=0):
         sent = 0

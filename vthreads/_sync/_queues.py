@@ -62,10 +62,11 @@ def _deadline(block_, timeout):
 class Queue:
     # Generic like queue.Queue: ``Queue[int]``, ``class Q(queue.Queue[T])``.
     __class_getitem__ = classmethod(types.GenericAlias)
+    _new_mutex = staticmethod(_o.allocate_lock)
 
     def __init__(self, maxsize=0):
         self.maxsize = maxsize
-        self._mutex = _o.allocate_lock()
+        self._mutex = self._new_mutex()
         self._init(maxsize)
         self._getters = WaitQueue()
         self._putters = WaitQueue()
@@ -328,6 +329,16 @@ class PriorityQueue(Queue):
     _put_back = _put
 
 
+class _ReentrantQueue(Queue):
+    """A Queue whose put() may run inside its own critical section, as
+    queue.SimpleQueue.put() may (bpo-14976): a ``__del__`` that the
+    collector runs in the middle of a put or get, or a signal handler,
+    puts again in the same thread.  A critical section never parks, so no
+    other vthread of the thread can be inside one when that happens."""
+
+    _new_mutex = staticmethod(_o.RLock)
+
+
 class SimpleQueue:
     """An unbounded FIFO queue: queue.SimpleQueue's API."""
 
@@ -335,7 +346,7 @@ class SimpleQueue:
     __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self):
-        self._q = Queue()
+        self._q = _ReentrantQueue()
 
     def __repr__(self):
         return f"<vthreads.SimpleQueue size={self._q.qsize()}>"
