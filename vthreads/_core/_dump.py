@@ -15,6 +15,7 @@ import sys
 import traceback
 
 from .. import _originals as _o
+from ._cancel import check_seconds
 from ._runtime import current_runtime
 from ._switch import getcurrent
 
@@ -59,6 +60,11 @@ def dump(file=None, timeout=1.0):
     Returns the report and also writes it to ``file`` (default stderr;
     pass ``file=False`` to only return it).
     """
+    if file is not None and file is not False \
+            and not callable(getattr(file, "write", None)):
+        raise TypeError(f"dump() writes to a file with write(), None or "
+                        f"False, not {type(file).__name__}")
+    timeout = check_seconds(timeout)
     rt = current_runtime()
     lines = []
     if rt is None:
