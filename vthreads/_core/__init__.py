@@ -20,9 +20,9 @@ from ._vthread import ExceptHookArgs, VThread, default_excepthook
 
 __all__ = [
     "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
-    "CancelScope", "check_number", "current_effective_deadline", "fail_after", "fail_at",
-    "move_on_after", "move_on_at", "dump", "Cancelled", "checkpoint",
-    "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
+    "CancelScope", "check_number", "current_effective_deadline",
+    "fail_after", "fail_at", "move_on_after", "move_on_at", "dump",
+    "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
     "on_child",

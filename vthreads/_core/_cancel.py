@@ -167,12 +167,10 @@ def _check_deadline(deadline):
 
 
 def check_number(seconds, what="timeout"):
-    """A time in seconds, of any sign: TypeError for what is not a real
-    number (a str, None where None means nothing special), ValueError for
-    NaN.  Every timeout, deadline and sleep length of the library passes
-    here first, so a wrong type fails the same way whatever path the call
-    would have taken -- also where the stdlib twin happens not to look at
-    its argument (a lock that is free, an event already set)."""
+    """A time in seconds, of any sign: TypeError for what is not a number,
+    ValueError for NaN.  Every timeout, deadline and sleep length of the
+    library passes here before the call does anything else (the rule is
+    in docs/design.md, "Bad input")."""
     if not isinstance(seconds, (int, float)):
         if not hasattr(type(seconds), "__float__"):
             raise TypeError(f"{what} must be a number of seconds, not "
