@@ -304,7 +304,7 @@ def test_wait_on_regular_file_returns_at_once():
 def test_wait_bad_input():
     with pytest.raises(ValueError):
         vthreads.wait_readable(-1)
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError):
         vthreads.wait_readable("not a file")
     r, w = os.pipe()
     os.close(r)

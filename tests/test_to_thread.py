@@ -7,6 +7,7 @@ import time
 import pytest
 
 import vthreads
+import vthreads.monkey
 from vthreads import Cancelled
 
 
@@ -48,6 +49,23 @@ def test_does_not_block_the_carrier(carriers):
 
     vthreads.run(main)
     assert trace.index("slept") == 5
+
+
+def test_a_blocking_call_that_does_not_park_freezes_its_carrier(one_carrier):
+    # The other half of the test above, as docs/design.md (the pinning
+    # constraint, point 7) and the README warn: the unpatched time.sleep
+    # holds the one carrier, and the ticker waits until it returns.
+    real_sleep = vthreads.monkey.get_original("time", "sleep")
+    trace = []
+
+    def main():
+        t = vthreads.spawn(trace.append, "tick")
+        real_sleep(0.05)
+        trace.append("slept")
+        t.join()
+
+    vthreads.run(main)
+    assert trace == ["slept", "tick"]
 
 
 def test_cancel_stops_the_wait_and_helper_finishes_in_background():

@@ -453,13 +453,41 @@ def patch_ssl():
 
 
 def get_original(module, name):
-    """The interpreter's own ``module.name``, patched or not."""
+    """The interpreter's own ``module.name``, patched or not.
+
+    As gevent's ``get_original``: the module is imported if need be, so a
+    missing one raises ModuleNotFoundError (an ImportError), and a missing
+    name raises AttributeError; both messages name what is missing.  A
+    name that patching added (there was no original) is missing too.
+    ``name`` may be dotted, as in the tables ("SSLContext.sslsocket_class");
+    gevent's sequences of names are not taken: one module, one name, both
+    str, else TypeError.
+    """
+    if not isinstance(module, str) or not isinstance(name, str):
+        bad = name if isinstance(module, str) else module
+        raise TypeError(f"get_original() takes a module name and an attribute "
+                        f"name (str), not {type(bad).__name__}")
     with _lock:
         entry = _saved.get((module, name))
-    if entry is not None and entry[1] is not _MISSING:
+    if entry is not None:
+        if entry[1] is _MISSING:
+            raise AttributeError(f"{module}.{name} has no original: it did "
+                                 f"not exist before patching", name=name)
         return entry[1]
-    owner, attr = _resolve(importlib.import_module(module), name)
-    return getattr(owner, attr)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module + ".").startswith(exc.name + "."):
+            raise          # the module exists; something it imports does not
+        raise ModuleNotFoundError(
+            f"get_original({module!r}, {name!r}): no module named "
+            f"{exc.name!r}", name=exc.name) from None
+    try:
+        owner, attr = _resolve(mod, name)
+        return getattr(owner, attr)
+    except AttributeError:
+        raise AttributeError(f"get_original(): module {module!r} has no "
+                             f"attribute {name!r}", name=name, obj=mod) from None
 
 
 def is_patched(module):

@@ -4,8 +4,8 @@ Knows nothing of sockets or patching.  Upper layers import from here only.
 """
 
 from ._block import TIMEOUT, block, timeout_to_deadline
-from ._cancel import (CancelScope, current_effective_deadline, fail_after,
-                      fail_at, move_on_after, move_on_at)
+from ._cancel import (CancelScope, check_number, current_effective_deadline,
+                      fail_after, fail_at, move_on_after, move_on_at)
 from ._dump import dump
 from ._errors import Cancelled
 from ._fork import on_child
@@ -21,9 +21,9 @@ from ._vthread import ExceptHookArgs, VThread, default_excepthook
 
 __all__ = [
     "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
-    "CancelScope", "current_effective_deadline", "fail_after", "fail_at",
-    "move_on_after", "move_on_at", "dump", "Cancelled", "checkpoint",
-    "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
+    "CancelScope", "check_number", "current_effective_deadline",
+    "fail_after", "fail_at", "move_on_after", "move_on_at", "dump",
+    "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
     "on_child", "OwnThread",

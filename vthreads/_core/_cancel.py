@@ -48,8 +48,9 @@ from ._errors import Cancelled
 from ._threadtask import current_task
 
 __all__ = ["CancelScope", "move_on_after", "move_on_at", "fail_after",
-           "fail_at", "check", "current_effective_deadline",
-           "interrupt_tree", "open_group", "close_group"]
+           "fail_at", "check", "check_number", "check_seconds",
+           "current_effective_deadline", "interrupt_tree", "open_group",
+           "close_group"]
 
 
 def check(task):
@@ -228,22 +229,29 @@ class CancelScope:
 def _check_deadline(deadline):
     if deadline is None:
         return None
-    deadline = float(deadline)
-    if math.isnan(deadline):
-        raise ValueError("deadline must not be NaN")
+    deadline = check_number(deadline, "deadline")
     return None if deadline == math.inf else deadline
 
 
-def check_seconds(seconds, what="timeout"):
-    """A number of seconds, checked as the stdlib sleep does: TypeError for what is
-    not a number, ValueError for NaN or a negative value."""
+def check_number(seconds, what="timeout"):
+    """A time in seconds, of any sign: TypeError for what is not a number,
+    ValueError for NaN.  Every timeout, deadline and sleep length of the
+    library passes here before the call does anything else (the rule is
+    in docs/design.md, "Bad input")."""
     if not isinstance(seconds, (int, float)):
         if not hasattr(type(seconds), "__float__"):
             raise TypeError(f"{what} must be a number of seconds, not "
                             f"{type(seconds).__name__}")
         seconds = float(seconds)
-    if math.isnan(seconds):
+    if seconds != seconds:
         raise ValueError(f"{what} must not be NaN")
+    return seconds
+
+
+def check_seconds(seconds, what="timeout"):
+    """``check_number``, and also ValueError for a negative value, as the
+    stdlib sleep does."""
+    seconds = check_number(seconds, what)
     if seconds < 0:
         raise ValueError(f"{what} must be non-negative")
     return seconds

@@ -9,7 +9,7 @@ Threads: any caller thread.
 import math
 
 from .. import _originals as _o
-from .._poller import READ, WRITE
+from .._poller import READ, WRITE, as_fd
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
 from ._mainthread import in_main_thread, serve
@@ -91,10 +91,7 @@ def checkpoint():
 
 
 def _wait_fd(fd, events, reason, timeout):
-    if not isinstance(fd, int):
-        fd = fd.fileno()
-    if fd < 0:
-        raise ValueError(f"invalid file descriptor {fd}")
+    fd = as_fd(fd)
     deadline = timeout_to_deadline(timeout)
     value = block(reason, fd, None, None, deadline, io=((fd, events),))
     if value is TIMEOUT:

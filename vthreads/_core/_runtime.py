@@ -33,6 +33,7 @@ import os
 from collections import deque
 
 from .. import _originals as _o
+from ._cancel import check_number
 from ._carrier import Carrier
 from ._completion import complete
 from ._errors import Cancelled
@@ -240,6 +241,8 @@ def shutdown(timeout=None):
     ``spawn`` or ``run`` starts a fresh runtime.
     """
     global _current
+    if timeout is not None:
+        check_number(timeout)   # before anything stops: a bad one changes nothing
     me = getattr(getcurrent(), "vt", None)
     with _state_lock:
         rt = _current

@@ -370,6 +370,12 @@ class ExceptHookArgs:
     __slots__ = ("exc_type", "exc_value", "exc_traceback", "vthread")
 
     def __init__(self, exc, vt):
+        if not isinstance(exc, BaseException):
+            raise TypeError(f"ExceptHookArgs needs an exception, not "
+                            f"{type(exc).__name__}")
+        if vt is not None and not isinstance(vt, VThread):
+            raise TypeError(f"ExceptHookArgs needs a VThread or None, not "
+                            f"{type(vt).__name__}")
         self.exc_type = type(exc)
         self.exc_value = exc
         self.exc_traceback = exc.__traceback__
@@ -378,6 +384,9 @@ class ExceptHookArgs:
 
 def default_excepthook(args):
     """Print the traceback of an exception nobody retrieved, like threading."""
+    if not isinstance(args, ExceptHookArgs):
+        # threading.excepthook's own words
+        raise TypeError("excepthook argument type must be ExceptHookArgs")
     stderr = sys.stderr
     if stderr is None:
         return

@@ -27,29 +27,12 @@ import selectors as _selectors
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, checkpoint, timeout_to_deadline
-from .._poller import READ, WRITE
+from .._poller import READ, WRITE, as_fd as _fileno
 from ._epoll import epoll
 from ._timeouts import ms_deadline, poll_ms, select_timeout
 
 _IN = _o.POLLIN | _o.POLLERR | _o.POLLHUP
 _OUT = _o.POLLOUT | _o.POLLERR | _o.POLLHUP
-
-
-def _fileno(obj):
-    if isinstance(obj, int):
-        fd = obj
-    else:
-        try:
-            get = obj.fileno
-        except AttributeError:
-            raise TypeError("argument must be an int, or have a fileno() "
-                            "method.") from None
-        fd = get()
-    if not isinstance(fd, int):
-        raise TypeError("fileno() returned a non-integer")
-    if fd < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    return fd
 
 
 def _park_on(pairs, deadline, reason, obj):

@@ -12,6 +12,25 @@ READ = 1
 WRITE = 2
 
 
+def as_fd(obj):
+    """The fd of an int or of an object with fileno(), checked with
+    select()'s own errors: TypeError, or ValueError for a negative fd."""
+    if isinstance(obj, int):
+        fd = obj
+    else:
+        try:
+            get = obj.fileno
+        except AttributeError:
+            raise TypeError("argument must be an int, or have a fileno() "
+                            "method.") from None
+        fd = get()
+    if not isinstance(fd, int):
+        raise TypeError("fileno() returned a non-integer")
+    if fd < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+    return fd
+
+
 class Waker:
     """Something a poll can wait on and any thread can make readable.
 

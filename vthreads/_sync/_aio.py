@@ -29,7 +29,8 @@ import asyncio
 
 from .. import _originals as _o
 from .._core import (INTERRUPT, TIMEOUT, Cancelled, OwnThread, Ticket,
-                     block, current_task, on_child)
+                     VThread, block, current_task, on_child)
+from ._args import async_timeout
 
 
 class _AsyncWaiter:
@@ -76,6 +77,7 @@ async def park_async(register, unregister, timeout=None, keep=None):
     ``keep(value)``: True for a grant that cannot be handed back, which a
     cancellation arriving after it must not undo (see the module doc).
     """
+    timeout = async_timeout(timeout)
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
     waiter = _AsyncWaiter(loop, fut)
@@ -86,7 +88,7 @@ async def park_async(register, unregister, timeout=None, keep=None):
             await fut
         else:
             try:
-                await asyncio.wait_for(asyncio.shield(fut), max(timeout, 0))
+                await asyncio.wait_for(asyncio.shield(fut), timeout)
             except TimeoutError:
                 if ticket.retract(TIMEOUT):
                     unregister(ticket)
@@ -115,6 +117,9 @@ def current_owner():
 
 async def join_async(vt, timeout=None):
     """Await a vthread from any asyncio loop; True once it has finished."""
+    if not isinstance(vt, VThread):
+        raise TypeError(f"join_async() needs a VThread, not {type(vt).__name__}")
+    async_timeout(timeout)
     if vt.done():
         return True
     return await park_async(vt._add_waiter, vt._remove_waiter,
@@ -160,6 +165,10 @@ def run_coroutine(coro, loop=None):
     the caller cancels the coroutine."""
     if not asyncio.iscoroutine(coro):
         raise TypeError(f"run_coroutine() needs a coroutine, not {type(coro).__name__}")
+    if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+        coro.close()
+        raise TypeError(f"run_coroutine() needs an asyncio event loop, not "
+                        f"{type(loop).__name__}")
     if loop is None:
         loop = _private_loop()
     if asyncio._get_running_loop() is loop:

@@ -8,12 +8,13 @@ Guard: ``_mutex`` guards the current generation, the count, ``_broken``,
 every ``_Gen``'s flags and the wait queue.  Threads: any.
 """
 
+import operator
 import threading
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block
+from .._core import TIMEOUT, block, check_number
 from ._aio import park_async
-from ._args import wait_deadline
+from ._args import async_timeout, wait_deadline
 from ._waitq import WaitQueue
 
 BrokenBarrierError = threading.BrokenBarrierError
@@ -28,8 +29,12 @@ class _Gen:
 
 class Barrier:
     def __init__(self, parties, action=None, timeout=None):
+        # A count that is not an integer would never be reached: a hang.
+        parties = operator.index(parties)
         if parties < 1:
-            raise ValueError("parties must be > 0")
+            raise ValueError("parties must be >= 1")
+        if timeout is not None:
+            check_number(timeout)
         self._mutex = _o.allocate_lock()
         self._parties = parties
         self._action = action
@@ -60,13 +65,14 @@ class Barrier:
     def wait(self, timeout=None):
         if timeout is None:
             timeout = self._timeout
+        deadline = wait_deadline(timeout)   # checked before we count in
         gen, index, last = self._arrive()
         if last:
             return self._trip(gen, index)
         register, unregister = self._parking(gen)
         try:
             value = block("BARRIER_WAIT", self, register, unregister,
-                          wait_deadline(timeout))
+                          deadline)
         except BaseException:
             self._break_gen(gen)            # cancelled: the others cannot pass
             raise
@@ -75,6 +81,7 @@ class Barrier:
     async def wait_async(self, timeout=None):
         if timeout is None:
             timeout = self._timeout
+        async_timeout(timeout)              # checked before we count in
         gen, index, last = self._arrive()
         if last:
             return self._trip(gen, index)

@@ -22,6 +22,7 @@ from collections import deque
 from .. import _originals as _o
 from .._core import INTERRUPT, TIMEOUT, block, timeout_to_deadline
 from ._aio import park_async
+from ._args import async_timeout
 from ._waitq import WaitQueue, granted
 
 
@@ -314,7 +315,8 @@ def select(*cases, timeout=None):
 async def select_async(*cases, timeout=None):
     """``select`` for coroutines, on any asyncio loop."""
     sel = _Selector(cases)
-    end = None if timeout is None else _o.monotonic() + max(timeout, 0)
+    timeout = async_timeout(timeout)
+    end = None if timeout is None else _o.monotonic() + timeout
     outcome = sel.now()
     while outcome is None or outcome is _RETRY:
         left = None if end is None else max(end - _o.monotonic(), 0)

@@ -10,9 +10,10 @@ wait and notify only with the lock held).  Threads: any.
 """
 
 import asyncio
+import numbers
 
 from .. import _originals as _o
-from .._core import TIMEOUT, CancelScope, block
+from .._core import TIMEOUT, CancelScope, block, check_number
 from ._aio import park_async
 from ._args import wait_deadline
 from ._locks import RLock
@@ -125,7 +126,7 @@ class Condition:
                         continue
 
     async def wait_for_async(self, predicate, timeout=None):
-        end = None if timeout is None else _o.monotonic() + timeout
+        end = None if timeout is None else _o.monotonic() + check_number(timeout)
         result = predicate()
         while not result:
             if end is not None:
@@ -139,7 +140,7 @@ class Condition:
         return result
 
     def wait_for(self, predicate, timeout=None):
-        end = None if timeout is None else _o.monotonic() + timeout
+        end = None if timeout is None else _o.monotonic() + check_number(timeout)
         result = predicate()
         while not result:
             if end is not None:
@@ -153,6 +154,12 @@ class Condition:
         return result
 
     def notify(self, n=1):
+        """Wake up to ``n`` waiters.  Any number, as threading's: ``n <= 0``
+        wakes none, ``math.inf`` all (this class is threading.Condition
+        under patching).  What is not a number is a TypeError, waiters or
+        not; threading's raises it only when someone waits."""
+        if not isinstance(n, numbers.Real):
+            raise TypeError(f"notify() needs a number, not {type(n).__name__}")
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")
         while n > 0 and self._waiters.wake_one(True):

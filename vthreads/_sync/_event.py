@@ -7,7 +7,7 @@ Guard: ``_mutex`` guards ``_flag`` and the wait queue.  Threads: any.
 from .. import _originals as _o
 from .._core import TIMEOUT, block
 from ._aio import park_async
-from ._args import wait_deadline
+from ._args import async_timeout, wait_deadline
 from ._waitq import WaitQueue
 
 
@@ -55,6 +55,7 @@ class Event:
                      deadline) is not TIMEOUT
 
     async def wait_async(self, timeout=None):
+        async_timeout(timeout)
         if self._flag:
             return True
         return await park_async(self._register, self._unregister,

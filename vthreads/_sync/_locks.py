@@ -16,7 +16,7 @@ and the wait queue.  Threads: any, and coroutines on any loop.
 from .. import _originals as _o
 from .._core import TIMEOUT, block
 from ._aio import current_owner as current_task, park_async
-from ._args import acquire_deadline
+from ._args import acquire_deadline, async_timeout
 from ._waitq import WaitQueue, granted
 
 
@@ -38,6 +38,7 @@ class AcquireContext:
 
     async def acquire_async(self, timeout=None):
         """Await from any asyncio loop; False if ``timeout`` passed first."""
+        async_timeout(timeout)
         if self._try_acquire():
             return True
         return await park_async(self._register, self._unregister,

@@ -20,13 +20,15 @@ the join waiters and ``_is_shutdown``.  Threads: any.
 """
 
 import heapq
+import numbers
 import queue as _queue
 import types
 from collections import deque
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block, timeout_to_deadline
+from .._core import TIMEOUT, block, check_number, timeout_to_deadline
 from ._aio import park_async
+from ._args import async_timeout
 from ._waitq import WaitQueue, granted
 
 Empty = _queue.Empty
@@ -54,7 +56,7 @@ _park = block
 def _deadline(block_, timeout):
     if not block_ or timeout is None:
         return None
-    if timeout < 0:
+    if check_number(timeout) < 0:
         raise ValueError("'timeout' must be a non-negative number")
     return timeout_to_deadline(timeout)
 
@@ -65,6 +67,13 @@ class Queue:
     _new_mutex = staticmethod(_o.allocate_lock)
 
     def __init__(self, maxsize=0):
+        # Any number, as queue's (<= 0: unbounded); NaN would make every
+        # put find the queue full.
+        if not isinstance(maxsize, numbers.Real):
+            raise TypeError(f"maxsize must be a number, not "
+                            f"{type(maxsize).__name__}")
+        if maxsize != maxsize:
+            raise ValueError("maxsize must not be NaN")
         self.maxsize = maxsize
         self._mutex = self._new_mutex()
         self._init(maxsize)
@@ -130,6 +139,7 @@ class Queue:
         return self.put(item, block=False)
 
     async def put_async(self, item, timeout=None):
+        async_timeout(timeout)
         if not self._put_now(item):
             _put_outcome(await park_async(
                 lambda t: self._register_put(t, item), self._unregister_put,
@@ -187,6 +197,7 @@ class Queue:
         return self.get(block=False)
 
     async def get_async(self, timeout=None):
+        async_timeout(timeout)
         got = self._get_now()
         if got is not None:
             return got[0]

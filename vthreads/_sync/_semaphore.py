@@ -41,12 +41,13 @@ class Semaphore(AcquireContext):
     def acquire(self, blocking=True, timeout=None):
         if not blocking and timeout is not None:
             raise ValueError("can't specify timeout for non-blocking acquire")
+        deadline = wait_deadline(timeout)
         if self._try_acquire():
             return True
         if not blocking:
             return False
         return block("SEMAPHORE_ACQUIRE", self, self._register,
-                     self._unregister, wait_deadline(timeout)) is not TIMEOUT
+                     self._unregister, deadline) is not TIMEOUT
 
     def _register(self, ticket):
         with self._mutex:
