@@ -285,3 +285,49 @@ def test_acquire_async_granted_then_cancelled_releases():
     outcome, _ = _grant_then_cancel(lock.acquire_async, lock.release)
     assert outcome == ("cancelled", None)
     assert not lock.locked()
+
+
+# The same race for a wake-up that grants nothing: a release woke the
+# parked coroutine to retry, and the cancel lands before it runs.  The
+# wake-up must go on to the next waiter.
+
+def test_acquire_async_woken_then_cancelled_passes_the_wake_up_on():
+    async def main():
+        lock = vthreads.Lock()
+        lock.acquire()
+        first = asyncio.create_task(lock.acquire_async())
+        await asyncio.sleep(0)
+        second = asyncio.create_task(lock.acquire_async(timeout=5))
+        for _ in range(3):
+            await asyncio.sleep(0)          # both parked, first in front
+        lock.release()                      # first woken to retry ...
+        first.cancel()                      # ... cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await second, lock._woken
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == (True, 0)
+
+
+def test_acquire_async_handed_off_then_cancelled_gives_it_on():
+    # The waiter lost one retry to a barging acquire, so the next release
+    # hands it the lock; it is cancelled in that same loop iteration.
+    async def main():
+        lock = vthreads.Lock()
+        lock.acquire()
+        first = asyncio.create_task(lock.acquire_async())
+        await asyncio.sleep(0)
+        second = asyncio.create_task(lock.acquire_async(timeout=5))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        lock.release()
+        assert lock.acquire(blocking=False)     # barges past first
+        for _ in range(3):
+            await asyncio.sleep(0)              # first retries, loses, parks
+        lock.release()                          # handed to first ...
+        first.cancel()                          # ... which leaves
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await second, lock._woken
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == (True, 0)

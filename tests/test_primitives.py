@@ -1,6 +1,6 @@
 """Locks, events, semaphores, conditions and barriers, for vthreads and
-plain OS threads alike: threading's API and errors, FIFO service,
-cancellation that loses nothing."""
+plain OS threads alike: threading's API and errors, FIFO wake-ups,
+barging with a bounded overtake, cancellation that loses nothing."""
 
 import random
 import threading
@@ -46,7 +46,7 @@ def test_lock_acquire_timeout_while_held_elsewhere(where):
     assert run_in(where, lambda: lock.acquire(timeout=1)) is True
 
 
-def test_lock_serves_waiters_in_fifo_order(one_carrier):
+def test_lock_wakes_parked_waiters_in_fifo_order(one_carrier):
     lock = vthreads.Lock()
     order = []
 
@@ -66,6 +66,60 @@ def test_lock_serves_waiters_in_fifo_order(one_carrier):
     assert order == list(range(20))
 
 
+def test_a_running_task_retakes_a_lock_with_waiters_without_switching(one_carrier):
+    """As threading.Lock: release does not hand the lock to a parked
+    waiter, so the releaser can take it back at once (no lock convoy)."""
+    lock = vthreads.Lock()
+    trace = []
+
+    def waiter(i):
+        with lock:
+            trace.append(f"waiter {i}")
+
+    def main():
+        lock.acquire()
+        vts = [vthreads.spawn(waiter, i) for i in range(5)]
+        vthreads.sleep(0.01)          # all five are parked
+        for i in range(10):
+            lock.release()
+            trace.append(f"main {i}: {lock.acquire(blocking=False)}")
+        lock.release()
+        for vt in vts:
+            vt.join()
+
+    vthreads.run(main)
+    assert trace == [f"main {i}: True" for i in range(10)] + [
+        f"waiter {i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])
+def test_a_woken_waiter_is_overtaken_at_most_once(kind, one_carrier):
+    """The waiter woken by a release loses to a barging task once; it then
+    parks at the front and the next release hands the lock straight to
+    it, so the barger cannot take it again, nor can anyone queued later."""
+    lock = getattr(vthreads, kind)()
+    trace = []
+
+    def waiter(name):
+        with lock:
+            trace.append(name)
+
+    def main():
+        lock.acquire()
+        first = vthreads.spawn(waiter, "first")
+        vthreads.sleep(0.01)              # first is parked
+        later = vthreads.spawn(waiter, "later")
+        vthreads.sleep(0.01)              # later is parked behind it
+        lock.release()                    # first is woken to retry ...
+        trace.append(f"barge {lock.acquire(blocking=False)}")   # ... and loses
+        vthreads.sleep(0.01)              # first re-parks, owed the lock
+        lock.release()                    # handed to first
+        trace.append(f"again {lock.acquire(blocking=False)}")
+        first.join()
+        later.join()
+
+    vthreads.run(main)
+    assert trace == ["barge True", "again False", "first", "later"]
 def test_lock_mutual_exclusion_across_carriers_and_threads(two_carriers):
     lock = vthreads.Lock()
     state = {"inside": 0, "max": 0, "count": 0}
@@ -115,6 +169,29 @@ def test_cancelled_acquire_never_leaves_the_lock_held(two_carriers):
     assert lock.acquire(timeout=5)
 
 
+@pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])
+def test_a_woken_waiter_cancelled_before_its_retry_passes_the_wake_up_on(
+        kind, one_carrier):
+    """The release woke the first waiter to retry and freed the lock; that
+    waiter is cancelled before it runs.  The wake-up must reach the next
+    waiter, or the lock sits free with a waiter parked for ever."""
+    lock = getattr(vthreads, kind)()
+
+    def main():
+        lock.acquire()
+        first = vthreads.spawn(lock.acquire)
+        vthreads.sleep(0.01)
+        second = vthreads.spawn(lambda: lock.acquire(timeout=5))
+        vthreads.sleep(0.01)             # both parked, first in front
+        lock.release()                   # first is woken to retry ...
+        first.cancel()                   # ... and cancelled before it runs
+        with pytest.raises(Cancelled):
+            first.result()
+        return second.result(), lock._woken
+
+    assert vthreads.run(main) == (True, 0)
+
+
 def test_lock_between_vthread_and_os_thread():
     lock = vthreads.Lock()
     lock.acquire()
@@ -155,21 +232,32 @@ def test_rlock_reentrant_and_owned(where):
         r.release()
 
 
-def test_rlock_handoff_gives_ownership_to_the_waiter():
+def test_rlock_waiter_owed_a_hand_off_owns_it_when_it_runs(one_carrier):
     r = vthreads.RLock()
-    r.acquire()
-    r.acquire()
+    trace = []
 
     def waiter():
         with r:
-            return r._is_owned()
+            trace.append(("waiter owns", r._is_owned(), r._recursion_count()))
 
-    vt = vthreads.spawn(waiter)
-    assert wait_until(lambda: "RLOCK_ACQUIRE" in repr(vt))
-    r.release()
-    assert not vt.done()
-    r.release()
-    assert vt.result(10) is True
+    def main():
+        r.acquire()
+        r.acquire()
+        vt = vthreads.spawn(waiter)
+        vthreads.sleep(0.01)               # parked on RLOCK_ACQUIRE
+        r.release()
+        vthreads.sleep(0.01)
+        trace.append(("still held", vt.done()))
+        r.release()                        # woken to retry ...
+        trace.append(("main retakes", r.acquire(blocking=False)))
+        vthreads.sleep(0.01)               # ... loses, parks, owed it
+        r.release()                        # handed over: the owner changes
+        trace.append(("main again", r.acquire(blocking=False), r._is_owned()))
+        vt.join()
+
+    vthreads.run(main)
+    assert trace == [("still held", False), ("main retakes", True),
+                     ("main again", False, False), ("waiter owns", True, 1)]
 
 
 # --- Semaphore ----------------------------------------------------------------------

@@ -1,29 +1,29 @@
 """Lock and RLock for every kind of waiter.
 
-Ownership is handed straight to the oldest waiter on release, so waiters
-are served in FIFO order and a newcomer never barges past them: the lock
-is never free while anyone waits.  A waiter that leaves (timeout, cancel)
-before the hand-off simply loses its place; one that leaves after it gives
-the lock back (see _waitq).
+A release frees the lock and wakes the oldest waiter to retry; a running
+task that asks meanwhile takes it at once, and a woken waiter that lost
+that race is handed the lock on the next release.  The waiting and the
+hand-off, and how a waiter leaving at any moment (timeout, cancel) never
+loses a wake-up or leaves the lock held by nobody, are ``_barging``'s.
 
 An RLock's owner is the asyncio task when acquired from a coroutine, else
 the vthread or OS thread (``_aio.current_owner``).
 
-Guard: ``_mutex`` (a real lock) guards ``_locked`` / ``_owner`` / ``_count``
-and the wait queue.  Threads: any, and coroutines on any loop.
+Guard: ``_mutex`` (a real lock) guards ``_locked`` / ``_owner`` / ``_count``,
+``_woken`` and the wait queue.  Threads: any, and coroutines on any loop.
 """
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block
-from ._aio import current_owner as current_task, park_async
+from ._aio import current_owner as current_task
 from ._args import acquire_deadline, async_timeout
-from ._waitq import WaitQueue, granted
+from ._barging import Barging
+from ._waitq import WaitQueue
 
 
-class AcquireContext:
+class AcquireContext(Barging):
     """``acquire`` (threading's signature), ``acquire_async``, ``with`` and
-    ``async with`` for anything with ``_try_acquire``, ``_register`` /
-    ``_unregister``, ``release`` and a park reason ``_REASON``."""
+    ``async with`` for anything with ``_try_acquire``, ``release``, a park
+    reason ``_REASON`` and what ``_barging`` needs."""
 
     __slots__ = ()
 
@@ -33,16 +33,14 @@ class AcquireContext:
             return True
         if not blocking:
             return False
-        return block(self._REASON, self, self._register, self._unregister,
-                     deadline) is not TIMEOUT
+        return self._wait(deadline)
 
     async def acquire_async(self, timeout=None):
         """Await from any asyncio loop; False if ``timeout`` passed first."""
         async_timeout(timeout)
         if self._try_acquire():
             return True
-        return await park_async(self._register, self._unregister,
-                                timeout) is not TIMEOUT
+        return await self._wait_async(timeout)
 
     def __enter__(self):
         return self.acquire()      # True, as threading's locks return
@@ -62,11 +60,12 @@ class Lock(AcquireContext):
 
     _REASON = "LOCK_ACQUIRE"
 
-    __slots__ = ("_mutex", "_locked", "_waiters", "__weakref__")
+    __slots__ = ("_mutex", "_locked", "_woken", "_waiters", "__weakref__")
 
     def __init__(self):
         self._mutex = _o.allocate_lock()
         self._locked = False
+        self._woken = 0
         self._waiters = WaitQueue()
 
     def __repr__(self):
@@ -82,6 +81,7 @@ class Lock(AcquireContext):
         (in the child only the forking thread exists)."""
         self._mutex = _o.allocate_lock()
         self._locked = False
+        self._woken = 0
         self._waiters = WaitQueue()
 
     def _try_acquire(self):
@@ -91,27 +91,23 @@ class Lock(AcquireContext):
             self._locked = True
             return True
 
-    def _register(self, ticket):
-        with self._mutex:
-            if self._locked:
-                self._waiters.add(ticket)
-                return
-            self._locked = True
-        ticket.fire(True)
+    # _barging's hooks, under _mutex.
+    def _free(self):
+        return 0 if self._locked else 1
 
-    def _unregister(self, ticket):
-        with self._mutex:
-            self._waiters.remove(ticket)
-        if granted(ticket):
-            self.release()
+    def _take(self, owner):
+        self._locked = True
+
+    def _put_back(self):
+        self._locked = False
 
     def release(self):
         with self._mutex:
             if not self._locked:
                 raise RuntimeError("release unlocked lock")
-            if not self._waiters.wake_one(True):
-                self._locked = False
-
+            self._locked = False
+            if self._waiters:
+                self._wake()
 
 
 class RLock(AcquireContext):
@@ -119,12 +115,14 @@ class RLock(AcquireContext):
 
     _REASON = "RLOCK_ACQUIRE"
 
-    __slots__ = ("_mutex", "_owner", "_count", "_waiters", "__weakref__")
+    __slots__ = ("_mutex", "_owner", "_count", "_woken", "_waiters",
+                 "__weakref__")
 
     def __init__(self):
         self._mutex = _o.allocate_lock()
         self._owner = None
         self._count = 0
+        self._woken = 0
         self._waiters = WaitQueue()
 
     def __repr__(self):
@@ -136,6 +134,7 @@ class RLock(AcquireContext):
         self._mutex = _o.allocate_lock()
         self._owner = None
         self._count = 0
+        self._woken = 0
         self._waiters = WaitQueue()
 
     def _try_acquire(self):
@@ -149,20 +148,15 @@ class RLock(AcquireContext):
                 return True
             return False
 
-    def _register(self, ticket):
-        me = current_task()
-        with self._mutex:
-            if self._owner is not None:
-                self._waiters.add(ticket, me)
-                return
-            self._owner, self._count = me, 1
-        ticket.fire(True)
+    # _barging's hooks, under _mutex.
+    def _free(self):
+        return 0 if self._owner is not None else 1
 
-    def _unregister(self, ticket):
-        with self._mutex:
-            self._waiters.remove(ticket)
-        if granted(ticket):
-            self._release_all()
+    def _take(self, owner):
+        self._owner, self._count = owner, 1
+
+    def _put_back(self):
+        self._owner, self._count = None, 0
 
     def release(self):
         with self._mutex:
@@ -170,24 +164,13 @@ class RLock(AcquireContext):
                 raise RuntimeError("cannot release un-acquired lock")
             self._count -= 1
             if self._count == 0:
-                self._hand_off()
+                self._let_go()
 
-    def _hand_off(self):
-        # Under _mutex.  Ownership moves to the oldest live waiter.
-        while True:
-            got = self._waiters.pop()
-            if got is None:
-                self._owner = None
-                return
-            ticket, task = got
-            self._owner, self._count = task, 1
-            if ticket.fire(True):
-                return
-
-    def _release_all(self):
-        with self._mutex:
-            self._count = 0
-            self._hand_off()
+    def _let_go(self):
+        # Under _mutex.
+        self._owner = None
+        if self._waiters:
+            self._wake()
 
     def _recursion_count(self):
         """How many times the current task holds the lock (threading's)."""
@@ -203,7 +186,7 @@ class RLock(AcquireContext):
                 raise RuntimeError("cannot release un-acquired lock")
             state = self._count
             self._count = 0
-            self._hand_off()
+            self._let_go()
             return state
 
     def _acquire_restore(self, state):

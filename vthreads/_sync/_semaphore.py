@@ -1,26 +1,30 @@
 """Semaphore and BoundedSemaphore for every kind of waiter.
 
-A release with waiters hands its unit straight to the oldest one, so
-waiters are served in FIFO order.
+A release frees its units and wakes as many waiters to retry; running
+tasks may take the units first, and a woken waiter that lost is handed
+one on the next release (``_barging``, as for the locks).
 
-Guard: ``_mutex`` guards ``_value`` and the wait queue.  Threads: any.
+Guard: ``_mutex`` guards ``_value``, ``_woken`` and the wait queue.
+Threads: any.
 """
 
 from .. import _originals as _o
-from .._core import TIMEOUT, block
 from ._args import wait_deadline
 from ._locks import AcquireContext
-from ._waitq import WaitQueue, granted
+from ._waitq import WaitQueue
 
 
 class Semaphore(AcquireContext):
-    __slots__ = ("_mutex", "_value", "_waiters", "__weakref__")
+    _REASON = "SEMAPHORE_ACQUIRE"
+
+    __slots__ = ("_mutex", "_value", "_woken", "_waiters", "__weakref__")
 
     def __init__(self, value=1):
         if value < 0:
             raise ValueError("semaphore initial value must be >= 0")
         self._mutex = _o.allocate_lock()
         self._value = value
+        self._woken = 0
         self._waiters = WaitQueue()
 
     def __repr__(self):
@@ -46,22 +50,17 @@ class Semaphore(AcquireContext):
             return True
         if not blocking:
             return False
-        return block("SEMAPHORE_ACQUIRE", self, self._register,
-                     self._unregister, deadline) is not TIMEOUT
+        return self._wait(deadline)
 
-    def _register(self, ticket):
-        with self._mutex:
-            if self._value <= 0:
-                self._waiters.add(ticket)
-                return
-            self._value -= 1
-        ticket.fire(True)
+    # _barging's hooks, under _mutex.
+    def _free(self):
+        return self._value
 
-    def _unregister(self, ticket):
-        with self._mutex:
-            self._waiters.remove(ticket)
-        if granted(ticket):
-            self._give(1)
+    def _take(self, owner):
+        self._value -= 1
+
+    def _put_back(self):
+        self._value += 1
 
     def release(self, n=1):
         if n < 1:
@@ -71,9 +70,9 @@ class Semaphore(AcquireContext):
     def _give(self, n):
         with self._mutex:
             self._check_bound(n)
-            while n and self._waiters.wake_one(True):
-                n -= 1
             self._value += n
+            if self._waiters:
+                self._wake()
 
     def _check_bound(self, n):
         pass

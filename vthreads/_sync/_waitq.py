@@ -11,6 +11,10 @@ after the grant won the ticket (KeyboardInterrupt in a plain thread),
 ``block`` still calls the primitive's unregister, which sees a granted
 value and gives it back (``granted``).
 
+Retries: Lock, RLock and Semaphore fire ``RETRY`` instead, which grants
+nothing: "a unit is free, come and try" (``_barging``).  A waiter that
+leaves holding an untried ``RETRY`` passes the wake-up on.
+
 Guard: the owning primitive's mutex, held by every caller.
 """
 
@@ -19,10 +23,22 @@ from collections import OrderedDict
 from .._core import INTERRUPT, TIMEOUT
 
 
+class _Retry:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "RETRY"
+
+
+GRANT = True          # a lock's or a semaphore's unit, handed over
+RETRY = _Retry()      # a unit was freed: retry (a unique object)
+
+
 def granted(ticket):
-    """True if ``ticket`` was fired by a waker (not by a timeout or interrupt)."""
+    """True if ``ticket`` was fired by a waker with something to give back
+    (not by a timeout or interrupt, nor with a mere ``RETRY``)."""
     v = getattr(ticket, "value", INTERRUPT)
-    return v is not TIMEOUT and v is not INTERRUPT
+    return v is not TIMEOUT and v is not INTERRUPT and v is not RETRY
 
 
 class WaitQueue:
@@ -34,11 +50,18 @@ class WaitQueue:
     def __len__(self):
         return len(self._q)
 
-    def add(self, ticket, extra=None):
-        self._q[id(ticket)] = (ticket, extra)
+    def add(self, ticket, extra=None, front=False):
+        key = id(ticket)
+        self._q[key] = (ticket, extra)
+        if front:
+            self._q.move_to_end(key, last=False)
 
     def remove(self, ticket):
         self._q.pop(id(ticket), None)
+
+    def peek(self):
+        """The oldest (ticket, extra); the queue must not be empty."""
+        return next(iter(self._q.values()))
 
     def pop(self):
         """The oldest (ticket, extra), or None."""
