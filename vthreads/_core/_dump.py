@@ -23,7 +23,6 @@ from functools import partial
 from .. import _originals as _o
 from ._block import TIMEOUT, block, timeout_to_deadline
 from ._completion import add_waiter, complete, remove_waiter, stripe
-from ._cancel import check_seconds
 from ._runtime import current_runtime
 from ._switch import getcurrent
 
@@ -108,9 +107,7 @@ def dump(file=None, timeout=1.0):
             and not callable(getattr(file, "write", None)):
         raise TypeError(f"dump() writes to a file with write(), None or "
                         f"False, not {type(file).__name__}")
-    if timeout is not None:
-        timeout = check_seconds(timeout)
-    deadline = timeout_to_deadline(timeout)
+    deadline = timeout_to_deadline(timeout)     # checks it, as everywhere
     rt = current_runtime()
     lines = []
     if rt is None:
