@@ -16,6 +16,7 @@ import pytest
 import vthreads
 from vthreads._io import (BusyResourceError, create_connection,
                           create_server, fromfd, socket, socketpair)
+from vthreads._poller import READ
 from conftest import run_in, wait_until
 
 WHERE = pytest.mark.parametrize("where", ["vthread", "thread"])
@@ -170,6 +171,39 @@ def test_a_thread_fd_ticket_fired_before_the_thread_parks():
     t.start()
     t.join(10)
     assert box == [True]
+
+
+
+def test_a_thread_fd_wait_claimed_by_a_waker_returns_the_waker_value():
+    # A waker claims a plain thread's fd ticket, and the fd turns ready
+    # before the waker has written its value: the thread must wait for the
+    # value, not read a ticket that has none yet (CI hit this on 3.13t).
+    from vthreads._core import block
+    r, w = socketpair()
+    claimed, box = threading.Event(), []
+
+    def register(ticket):
+        box.append(ticket)
+        claimed.set()
+
+    def parker():
+        box.append(block("TEST", register=register,
+                         io=((r.fileno(), READ),)))
+
+    t = threading.Thread(target=parker)
+    t.start()
+    assert claimed.wait(10)
+    ticket = box[0]
+    task = ticket.claim()
+    assert task is not None
+    w.send(b"x")                 # poll() now returns at once: claimed, no value
+    assert not wait_until(lambda: not t.is_alive(), timeout=0.3)
+    ticket.deliver(task, "from the waker")
+    t.join(10)
+    assert not t.is_alive()
+    assert box[1:] == ["from the waker"]
+    r.close()
+    w.close()
 
 
 

@@ -35,14 +35,6 @@ def timeout_to_deadline(timeout):
     return _o.monotonic() + timeout
 
 
-def _await_value(ticket):
-    """A waker claimed ``ticket`` and writes its value next (a few bytecodes
-    later, maybe on another thread): wait for it, so that ``unregister``
-    sees a grant and gives it back."""
-    while not hasattr(ticket, "value"):
-        _o.sleep(0)             # the real one: this thread must not park
-
-
 def block(reason, obj=None, register=None, unregister=None, deadline=None,
           io=None):
     """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
@@ -76,7 +68,7 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
             # KeyboardInterrupt (main thread) or an error from register or
             # the fd: withdraw the ticket so no waker counts on this park.
             if not ticket.retract(INTERRUPT):
-                _await_value(ticket)
+                ticket.await_value()    # so unregister sees the grant
             if unregister is not None:
                 unregister(ticket)
             raise

@@ -240,6 +240,7 @@ class ThreadTask:
                         break
         finally:
             self._end()
+        ticket.await_value()    # claimed by a waker, which may still be writing
         return ticket.value
 
 

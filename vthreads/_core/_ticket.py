@@ -16,6 +16,8 @@ owner thread, which publishes the write to the task.
 Threads: any.
 """
 
+from .. import _originals as _o
+
 class _Sentinel:
     __slots__ = ("name",)
 
@@ -64,6 +66,17 @@ class Ticket(list):
     def deliver(self, task, value):
         self.value = value
         task._resume(self)
+
+    def await_value(self):
+        """Wait for the value of a ticket somebody else claimed.
+
+        The claimer writes it a few bytecodes after its claim, maybe on
+        another thread; a parker that finds its ticket claimed without being
+        resumed through its lock or spot waits here.  The real sleep: this
+        thread must not park.
+        """
+        while not hasattr(self, "value"):
+            _o.sleep(0)
 
     def retract(self, value):
         """Claim the ticket from the parked task's own side, without a resume."""
