@@ -22,6 +22,7 @@ LAYERS = {
     # guests above everything, using only the public API (tested below).
     "psycopg": 6,
     "psycopg2": 6,
+    "grpc": 6,
 }
 
 

@@ -172,6 +172,7 @@ TABLES = {
 INTEGRATIONS = {
     "psycopg": "vthreads.psycopg",
     "psycopg2": "vthreads.psycopg2",
+    "grpc": "vthreads.grpc",
 }
 
 # Patched names whose originals do not block: holding one is harmless.
@@ -370,11 +371,11 @@ def patch_queue():
     _patch("_queue")
 
 
-def patch_all(threads=True, psycopg=True, psycopg2=True):
+def patch_all(threads=True, psycopg=True, psycopg2=True, grpc=True):
     """Everything: socket, DNS, ssl, select/selectors, time, threading
     (with ``threads``), queue, subprocess and signal, and the third-party
-    libraries (``psycopg``, ``psycopg2``: pass False to leave one alone)
-    whenever they are imported.  Call it before importing the code to be
+    libraries (``psycopg``, ``psycopg2``, ``grpc``: pass False to leave one
+    alone) whenever they are imported.  Call it before importing the code to be
     patched; it warns about modules imported too early."""
     _quiet.append(1)
     try:
@@ -395,6 +396,8 @@ def patch_all(threads=True, psycopg=True, psycopg2=True):
         patch_psycopg()
     if psycopg2:
         patch_psycopg2()
+    if grpc:
+        patch_grpc()
 
 
 def _integrate(library):
@@ -436,6 +439,13 @@ def patch_psycopg2():
     """psycopg2: a wait callback that parks, and cancels the server's
     query when the vthread is cancelled.  See vthreads/psycopg2.py."""
     _integrate("psycopg2")
+
+
+def patch_grpc():
+    """grpcio: its channel and server loops run in real OS threads, and
+    blocking unary-response calls park; a vthread cancelled in a call
+    cancels the RPC.  See vthreads/grpc.py."""
+    _integrate("grpc")
 
 
 def patch_select():
