@@ -6,13 +6,30 @@ watches its carrier.
 ``run_program(*parts)`` runs the parts as one script, which starts with
 ``from dbload import *``.  ``load(query, n)`` calls ``query(i)`` for
 every i in range(n), each in its own thread (a vthread, once patched), all
-at once; it returns the answers by i, the seconds taken, and the longest
-gap between the 10 ms sleeps of a ticker thread -- how long the carrier
-was held.  ``cancel_while_running`` and ``cancel_by_deadline`` cancel a
-query both ways a program can.  This module is imported by the program after patching, so its
-threading is the patched one there.
+at once; it returns the answers by i, the seconds taken, and ``Ticks``:
+what a ticker thread, sleeping 10 ms at a time on the same carrier, saw
+between two of its wake-ups.
+
+- ``longest``: the longest gap.  On a shared 2-core machine that is
+  mostly the machine's noise: with other processes busy on both cores,
+  gaps of 0.1-0.25 s come and go while the carrier holds nothing, and
+  they are (to the millisecond) time the carrier's OS thread spent
+  runnable, waiting for the OS to give it a CPU.
+- ``held``: the longest gap less that wait, read from Linux's
+  ``/proc/thread-self/schedstat`` at every tick: the time the carrier
+  spent running Python or blocked in a call.  That is what a vthread
+  holding the carrier costs the others, and what the tests bound (0.1 s,
+  as issue 11 sets it).  A query that blocks the OS thread or computes
+  for 0.2 s shows as 0.2 s (tests/test_dbload.py); the OS's choice to
+  run another process does not.  Without schedstat (not Linux) the wait
+  reads as 0 and held is the whole gap.
+
+``cancel_while_running`` and ``cancel_by_deadline`` cancel a query both
+ways a program can.  This module is imported by the program after
+patching, so its threading is the patched one there.
 """
 
+import collections
 import os
 import subprocess
 import sys
@@ -27,15 +44,32 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+Ticks = collections.namedtuple("Ticks", "held longest")
+
+
+def _waited():
+    """Seconds this OS thread has spent runnable, waiting for a CPU: the
+    second field of Linux's schedstat; 0 where there is none, so that
+    every gap there counts whole."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def load(query, n=100):
-    answers, gaps, stop = {}, [0.0], threading.Event()
+    answers, stop = {}, threading.Event()
+    worst = [Ticks(0.0, 0.0)]
 
     def ticker():
-        last = time.monotonic()
+        last, last_waited = time.monotonic(), _waited()
         while not stop.wait(0.01):
-            now = time.monotonic()
-            gaps[0] = max(gaps[0], now - last)
-            last = now
+            now, waited = time.monotonic(), _waited()
+            held = (now - last) - (waited - last_waited)
+            worst[0] = Ticks(max(worst[0].held, held),
+                             max(worst[0].longest, now - last))
+            last, last_waited = now, waited
 
     def one(i):
         answers[i] = query(i)
@@ -51,7 +85,7 @@ def load(query, n=100):
     elapsed = time.monotonic() - start
     stop.set()
     tick.join()
-    return answers, elapsed, gaps[0]
+    return answers, elapsed, worst[0]
 
 
 def cancel_while_running(fn, running):

@@ -8,8 +8,9 @@ there is no integration module.
 
 - 100 GETs of 0.1 s at once on 20 connections: 10 s one after another,
   0.5 s ideally; under 1.5 s passes (measured: 0.8 s, and 0.8 s with
-  plain threads), every answer is its own path, and the ticker never sees
-  the carrier held for 0.3 s.
+  plain threads), every answer is its own path, and the carrier is never
+  held for 0.1 s (tests/dbload.py: the ticker's gaps less the time its
+  thread waited for a CPU).
 - Cancellation: a GET cancelled while the server sleeps returns within a
   second, by ``cancel()`` and by a cancel scope's deadline, and the client
   serves the next request.
@@ -62,11 +63,11 @@ SERVER = """
 
 def test_100_gets_on_20_connections():
     out = run_program(SERVER, """
-        answers, elapsed, gap = load(lambda i: client.get(f"/{i}").text)
+        answers, elapsed, ticks = load(lambda i: client.get(f"/{i}").text)
         assert answers == {i: f"/{i}" for i in range(100)}, answers
         assert elapsed < 1.5, elapsed         # one after another: 10 s
-        assert gap < 0.3, gap                 # the carrier was never held
-        print(f"ok {elapsed:.2f} {gap:.3f}")
+        assert ticks.held < 0.1, ticks        # the carrier was never held
+        print(f"ok {elapsed:.2f} {ticks.held:.3f} {ticks.longest:.3f}")
     """, timeout=60)
     assert out.startswith("ok"), out
 

@@ -5,7 +5,9 @@ patching alone makes it cooperative; there is no integration module.
 
 Load: 100 queries of SLEEP(0.1) from 100 threads on a pool of 20 take
 10 s one after another and 0.5 s ideally; under 1.5 s passes, and the
-carrier is never held for 0.3 s.  Each query returns its own argument.
+carrier is never held for 0.1 s (a ticker's gaps less the time the OS
+kept the carrier's thread waiting for a CPU: tests/dbload.py).  Each
+query returns its own argument.
 ``ssl_disabled``: PyMySQL 1.2 otherwise builds an SSL context -- loading
 the system's CA store, ~30 ms of CPU that holds the carrier -- at every
 connect, to try TLS with a server that offers none here (docs/integrations.md).
@@ -53,12 +55,12 @@ def test_pymysql_via_sqlalchemy_100_queries_on_20_connections():
             with eng.connect() as conn:
                 return conn.execute(sql, {"i": i}).scalar()
 
-        answers, elapsed, gap = load(query)
+        answers, elapsed, ticks = load(query)
         eng.dispose()
         assert answers == {i: i for i in range(100)}, answers
         assert elapsed < 1.5, elapsed         # serially: 10 s
-        assert gap < 0.3, gap                 # the carrier was never held
-        print(f"ok {elapsed:.2f} {gap:.3f}")
+        assert ticks.held < 0.1, ticks       # the carrier was never held
+        print(f"ok {elapsed:.2f} {ticks.held:.3f} {ticks.longest:.3f}")
     """)
     assert out.startswith("ok"), out
 

@@ -5,8 +5,10 @@ carrier (tests/dbload.py).
 
 Load: 100 queries of pg_sleep(0.1) from 100 threads on a pool of 20 take
 10 s one after another and 0.5 s ideally; under 1.5 s passes (a loaded
-machine), and the carrier is never held for 0.3 s.  Each query returns
-its own argument: every reply matched to its request.
+machine), and the carrier is never held for 0.1 s -- a ticker's gaps less
+the time the OS kept the carrier's thread waiting for a CPU (``Ticks`` in
+tests/dbload.py says why).  Each query returns its own argument: every
+reply matched to its request.
 
 Cancellation: a vthread cancelled in pg_sleep(10) -- by vt.cancel() or a
 cancel scope's deadline -- returns within a second, the server's query is
@@ -48,8 +50,8 @@ IMPLS = [pytest.param(impl, marks=pytest.mark.skipif(
 LOAD_CHECKS = """
     assert answers == {i: i for i in range(100)}, answers
     assert elapsed < 1.5, elapsed         # serially: 10 s
-    assert gap < 0.3, gap                 # the carrier was never held
-    print(f"ok {elapsed:.2f} {gap:.3f}")
+    assert ticks.held < 0.1, ticks       # the carrier was never held
+    print(f"ok {elapsed:.2f} {ticks.held:.3f} {ticks.longest:.3f}")
 """
 
 
@@ -71,7 +73,7 @@ def test_psycopg_pool_100_queries_on_20_connections(impl):
                 return conn.execute("select %s::int, pg_sleep(0.1)",
                                     (i,)).fetchone()[0]
 
-        answers, elapsed, gap = load(query)
+        answers, elapsed, ticks = load(query)
         pool.close()
     """, LOAD_CHECKS, env={"PSYCOPG_IMPL": impl})
     assert out.startswith("ok"), out
@@ -208,7 +210,7 @@ def test_psycopg2_via_sqlalchemy_100_queries_on_20_connections():
             with engine.connect() as conn:
                 return conn.execute(sql, {"i": i}).scalar()
 
-        answers, elapsed, gap = load(query)
+        answers, elapsed, ticks = load(query)
         engine.dispose()
     """, LOAD_CHECKS)
     assert out.startswith("ok"), out
