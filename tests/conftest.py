@@ -14,6 +14,7 @@ processes (``skip_unless_importable``).
 
 import faulthandler
 import os
+import signal
 import subprocess
 import sys
 
@@ -27,6 +28,12 @@ _watchdog_out = sys.__stderr__
 
 def pytest_configure(config):
     global _watchdog_out
+    # The Ctrl-C tests send SIGINT to child programs, which inherit an
+    # ignored SIGINT: a background job of a non-interactive shell starts
+    # with it ignored (bash does that), and Python then leaves it so.
+    # Restore Python's own handler, which children see as the default.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     capman = config.pluginmanager.getplugin("capturemanager")
     try:   # pytest keeps a dup of the real fd 2 while it captures
         fd = capman._global_capturing.err.targetfd_save
