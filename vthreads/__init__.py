@@ -8,7 +8,7 @@ from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
                     VThread, checkpoint, configure, current, dump,
                     current_effective_deadline, fail_after, fail_at,
                     move_on_after, move_on_at, run, shutdown, sleep, spawn,
-                    to_thread, wait_readable, wait_writable)
+                    statistics, to_thread, wait_readable, wait_writable)
 from ._core import default_excepthook as excepthook
 from ._io import BusyResourceError, VThreadPoolExecutor
 from ._sync import (Barrier, BoundedSemaphore, BrokenBarrierError, Channel,
@@ -28,8 +28,8 @@ __all__ = [
     "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
     "checkpoint", "configure", "current", "current_effective_deadline", "dump",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",
-    "run", "shutdown", "sleep", "spawn", "to_thread", "wait_readable",
-    "wait_writable",
+    "run", "shutdown", "sleep", "spawn", "statistics", "to_thread",
+    "wait_readable", "wait_writable",
 ]
 
 # What users see names the public path, not the module that defines it:

@@ -22,6 +22,10 @@ from vthreads._core._runtime import check_carriers
 ENVIRONMENT = {
     "VTHREADS_CARRIERS": "carrier count when --carriers is not given "
                          "(default: usable CPUs when the GIL is off, else 1)",
+    "VTHREADS_MONITOR_THRESHOLD": "seconds a carrier may run one vthread "
+                                  "without parking before the monitor logs "
+                                  "it to the vthreads.monitor logger "
+                                  "(default 0.1; 0 turns it off)",
 }
 
 
@@ -38,7 +42,9 @@ def _carrier_count(text):
 
 
 def _parser():
-    env = "\n".join(f"  {name:<20}{text}" for name, text in ENVIRONMENT.items())
+    width = max(map(len, ENVIRONMENT)) + 2
+    env = "\n".join(f"  {name:<{width}}{text}"
+                     for name, text in ENVIRONMENT.items())
     p = argparse.ArgumentParser(
         prog="python -m vthreads",
         usage="%(prog)s [-h] [--carriers N] (script.py | -m module) [args ...]",

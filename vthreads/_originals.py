@@ -30,6 +30,7 @@ interrupt_main = _thread.interrupt_main
 register_at_fork = os.register_at_fork
 set_blocking = os.set_blocking
 get_ident = _thread.get_ident
+get_native_id = _thread.get_native_id
 Thread = threading.Thread
 enumerate_threads = threading.enumerate
 main_thread_ident = threading.main_thread().ident
@@ -40,6 +41,7 @@ signal_pause = getattr(signal, "pause", None)
 pidfd_send_signal = getattr(signal, "pidfd_send_signal", None)
 pthread_kill = getattr(signal, "pthread_kill", None)
 pthread_getcpuclockid = getattr(time, "pthread_getcpuclockid", None)
+clock_gettime = getattr(time, "clock_gettime", None)
 Condition = threading.Condition
 ThreadLocal = _thread._local
 # Runs before threading joins non-daemon threads at exit (concurrent.futures

@@ -13,6 +13,7 @@ from ._ownthread import OwnThread
 from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
                    wait_writable)
 from ._runtime import configure, current_runtime, shutdown
+from ._stats import statistics
 from ._taskgroup import TaskGroup
 from ._threadtask import current_task
 from ._ticket import INTERRUPT, Ticket
@@ -26,5 +27,5 @@ __all__ = [
     "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
-    "on_child", "OwnThread",
+    "on_child", "OwnThread", "statistics",
 ]

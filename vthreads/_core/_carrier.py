@@ -80,6 +80,7 @@ class Carrier:
         self.poller = Backend()
         self.hub = None
         self.thread_id = None
+        self.native_id = None
         self.thread = None
         self._lock = _o.allocate_lock()
         self._ready_in = []
@@ -92,6 +93,12 @@ class Carrier:
         self._spot = _spot.new_spot(self) if _spot.AVAILABLE else None
         self._stopped = False
         self._multi = multi
+        # Counters, written by the owner thread only and read by others
+        # (the monitor, statistics()) without a lock, as hints.
+        self.ticks = 0              # greenlets picked to run: switches
+        self.parks = 0
+        self.steals = 0
+        self.sleeps = 0             # times it slept: poller or doze wake-ups
 
     def __repr__(self):
         return (f"<Carrier {self.index} live={len(self.live)} "
@@ -179,10 +186,12 @@ class Carrier:
                 except IndexError:
                     continue           # started elsewhere (stolen)
                 g = self._start(vt, x)
-                if g is not None:
-                    return g
+                if g is None:
+                    continue
             else:
-                return x._g
+                g = x._g
+            self.ticks += 1            # the monitor's sign of progress
+            return g
         return None
 
     def _start(self, vt, claim):
@@ -234,6 +243,7 @@ class Carrier:
         """The carrier thread's body."""
         self.hub = getcurrent()
         self.thread_id = _o.get_ident()
+        self.native_id = _o.get_native_id()
         become_hub()                # no parking outside its vthreads
         if self._spot is not None:
             _spot.adopt(self._spot)     # it names this thread as a waker
@@ -294,6 +304,7 @@ class Carrier:
                     self.runq.append(claim)
                     got += 1
             if got:
+                self.steals += got
                 return True
         return False
 
@@ -348,6 +359,7 @@ class Carrier:
                 sleep = True
                 self._sleeping = how
         if sleep:
+            self.sleeps += 1
             timers = self.timers
             timeout = min(max(timers[0][0] - _o.monotonic(), 0.0),
                           MAX_SLEEP) if timers else None

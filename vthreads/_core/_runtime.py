@@ -33,11 +33,12 @@ import os
 from collections import deque
 
 from .. import _originals as _o
-from ._cancel import check_number
+from ._cancel import check_number, check_seconds
 from ._carrier import Carrier
 from ._completion import complete
 from ._errors import Cancelled
 from ._fork import on_child
+from ._monitor import Monitor, threshold_from_env
 from ._ownthread import OwnThread
 from ._switch import getcurrent
 from ._vthread import DONE, VThread
@@ -45,6 +46,7 @@ from ._vthread import DONE, VThread
 _state_lock = _o.allocate_lock()
 _current = None
 _configured = None     # carriers count from configure(), or None
+_configured_threshold = None    # monitor threshold from configure(), or None
 _atexit_registered = False
 
 
@@ -77,7 +79,7 @@ def check_carriers(n, what="carriers"):
 
 
 class Runtime:
-    def __init__(self, n):
+    def __init__(self, n, monitor_threshold=0):
         self.carriers = []
         self.injected = deque()
         self.closing = False
@@ -89,6 +91,8 @@ class Runtime:
         multi = n > 1
         self.carriers = [Carrier(self, i, multi) for i in range(n)]
         self.size = n
+        self.monitor = (Monitor(self.carriers, monitor_threshold)
+                        if monitor_threshold > 0 else None)
 
     def __repr__(self):
         return f"<Runtime carriers={self.size} closing={self.closing}>"
@@ -99,6 +103,8 @@ class Runtime:
             c.thread = t
             t.start()
         self._up.acquire()          # all carriers have their hub and ident
+        if self.monitor is not None:
+            self.monitor.start()
 
     def _carrier_started(self, carrier):
         with self._lock:
@@ -154,6 +160,8 @@ class Runtime:
             already = self.closing
             self.closing = True
         if not already:
+            if self.monitor is not None:
+                self.monitor.stop()
             for c in self.carriers:
                 c.post_call(_cancel_live(c))
         deadline = None if timeout is None else _o.monotonic() + timeout
@@ -213,7 +221,10 @@ def get_runtime(carriers=None):
             return rt
         n = carriers if carriers is not None else (
             _configured if _configured is not None else default_carriers())
-        rt = Runtime(n)
+        threshold = _configured_threshold
+        if threshold is None:
+            threshold = threshold_from_env()
+        rt = Runtime(n, threshold)
         rt.start()
         _current = rt
         if not _atexit_registered:
@@ -222,16 +233,33 @@ def get_runtime(carriers=None):
         return rt
 
 
-def configure(carriers=None):
-    """Set the carrier count for the next runtime start."""
-    global _configured
-    if carriers is not None:
+_KEEP = object()
+
+
+def configure(carriers=_KEEP, *, monitor_threshold=_KEEP):
+    """Settings for the next runtime start; an argument left out keeps its
+    setting, None restores the default.
+
+    ``carriers``: how many carrier threads (default: VTHREADS_CARRIERS,
+    else 1 with the GIL and one per CPU without).  ``monitor_threshold``:
+    seconds a carrier may go without coming back to its scheduler before
+    the monitor reports it (default: VTHREADS_MONITOR_THRESHOLD, else
+    0.1); 0 turns the monitor off.
+    """
+    global _configured, _configured_threshold
+    if carriers is not _KEEP and carriers is not None:
         check_carriers(carriers)
+    if monitor_threshold is not _KEEP and monitor_threshold is not None:
+        monitor_threshold = check_seconds(monitor_threshold,
+                                          "monitor_threshold")
     with _state_lock:
         if _current is not None and not _current.closing:
             raise RuntimeError("configure() must be called before the "
                                "runtime starts (or after shutdown())")
-        _configured = carriers
+        if carriers is not _KEEP:
+            _configured = carriers
+        if monitor_threshold is not _KEEP:
+            _configured_threshold = monitor_threshold
 
 
 def shutdown(timeout=None):
@@ -304,6 +332,7 @@ def _after_fork():
         complete(vt, None, Cancelled("did not survive os.fork()"))
     rt.carriers = [c]
     rt.size = 1
+    rt.monitor = None           # its thread is gone: the child goes without
     rt.injected.clear()
     c._multi = False
     c._sleeping = None

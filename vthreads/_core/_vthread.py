@@ -224,6 +224,7 @@ class VThread:
         elif deadline is not None:
             c.add_timer(deadline, ticket)
         self._state = PARKED
+        c.parks += 1
         leave(c)
         self._state = RUNNING
         self._ticket = self._reason = self._waiting_on = None

@@ -1,0 +1,219 @@
+"""The monitor: tells which carrier stopped coming back to its scheduler.
+
+A carrier counts every greenlet its scheduler picks (``Carrier.ticks``)
+and says when it sleeps (``Carrier._sleeping``); the vthread it runs is
+the one of its ``live`` set in state RUNNING.  One monitor thread per
+runtime (an OS thread of its own) samples every carrier each half
+threshold.  A carrier that is awake and whose count has not moved for a
+threshold is running one vthread (or its hub) without parking: a CPU loop,
+or a blocking call that was not made cooperative.  It is reported once per
+stall, to ``logging.getLogger("vthreads.monitor")`` at WARNING (shown
+once the program configures logging, as for any library): the
+carrier, the vthread, how long at least, its stack, and whether it looks
+CPU-bound or blocked in a call: the carrier thread's scheduler clocks
+(Linux's ``/proc/self/task/TID/schedstat``: time on a CPU, and time
+runnable but waiting for one) say which, between two samples.  (Its
+Python frame does not: with the GIL, a tight loop is always caught at the
+same instruction, where it lets the GIL go.)  Time the thread waited for a
+CPU does not count as held: on a loaded machine the OS, not a vthread,
+kept it from its scheduler.  Without schedstat the thread's CPU clock
+(``pthread_getcpuclockid``) tells CPU from blocked and every second counts
+as held; without either, the frame comparison is the fallback.  Reports
+for the same vthread and call site are rate-limited (``REPEAT_AFTER``).  The count of reports and the
+current stalls are in ``statistics()``.  docs/design.md, "The monitor",
+says why it works this way (it is Go's sysmon, reading a counter).
+
+Cost on the carriers: one increment per switch (and one per park, for
+statistics()), no lock; the monitor reads the counters without one (a
+stale read delays a report by one sample, never invents one: the count
+only grows, and a sleeping carrier is never reported).  Stacks are read only for a carrier that
+looks stalled.
+
+Threads: ``Monitor._run`` in its own thread owns ``_watch``; ``_lock``
+guards ``reports``, ``_recent`` and ``stalled`` (carrier index -> (since,
+its tick count then)), which ``statistics()`` reads from any thread.
+"""
+
+import logging
+import os
+import sys
+import traceback
+
+from .. import _originals as _o
+from ._cancel import check_seconds
+from ._ownthread import OwnThread
+from ._vthread import RUNNING
+
+__all__ = ["Monitor", "DEFAULT_THRESHOLD", "threshold_from_env"]
+
+DEFAULT_THRESHOLD = 0.1      # seconds
+REPEAT_AFTER = 60.0          # seconds before the same vthread and call site
+                             # is reported again
+_CORE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+log = logging.getLogger("vthreads.monitor")
+# A library's loggers print nothing until the program sets up logging
+# (the logging HOWTO's rule for libraries): without this, Python's last
+# resort would print every report to stderr, a slow import at start-up
+# included.  logging.basicConfig() is enough to see them.
+logging.getLogger("vthreads").addHandler(logging.NullHandler())
+
+
+def threshold_from_env():
+    """VTHREADS_MONITOR_THRESHOLD (seconds; 0 turns the monitor off), or
+    the default."""
+    env = os.environ.get("VTHREADS_MONITOR_THRESHOLD")
+    if not env:
+        return DEFAULT_THRESHOLD
+    try:
+        value = float(env)
+    except ValueError:
+        raise ValueError("VTHREADS_MONITOR_THRESHOLD must be a number of "
+                         f"seconds, not {env!r}") from None
+    return check_seconds(value, "VTHREADS_MONITOR_THRESHOLD")
+
+
+class _Watch:
+    """What the monitor last saw of one carrier."""
+    __slots__ = ("ticks", "since", "held", "at", "clock", "where",
+                 "reported")
+
+    def __init__(self):
+        self.ticks = -1
+        self.since = 0.0            # when it was first seen at ``ticks``
+        self.held = 0.0             # seconds held since, less CPU waits
+        self.at = 0.0               # the last look
+        self.clock = None           # the thread's clock then
+        self.where = None           # (frame id, f_lasti) then
+        self.reported = False
+
+
+class Monitor:
+    def __init__(self, carriers, threshold):
+        self.carriers = carriers
+        self.threshold = threshold
+        self.reports = 0
+        self.stalled = {}           # carrier index -> (start, ticks then)
+        self._watch = [_Watch() for _ in carriers]
+        self._recent = {}           # (vthread ident, file, line) -> time
+        self._lock = _o.allocate_lock()
+        self._stop = _o.allocate_lock()
+        self._stop.acquire()        # released to stop the thread
+        self._thread = None
+
+    def start(self):
+        self._thread = OwnThread(self._run, "vthreads-monitor")
+        self._thread.start()
+
+    def stop(self):
+        if self._thread is not None:
+            try:
+                self._stop.release()
+            except RuntimeError:
+                pass                # stopped already
+            self._thread.join(5)
+
+    def _run(self):
+        interval = self.threshold / 2
+        while not self._stop.acquire(True, interval):
+            now = _o.monotonic()
+            for c, w in zip(self.carriers, self._watch):
+                try:
+                    self._sample(c, w, now)
+                except Exception:               # never take the monitor down
+                    log.exception("vthreads monitor: sampling carrier %d "
+                                  "failed", c.index)
+
+    def _sample(self, c, w, now):
+        ticks = c.ticks
+        clock = _thread_clock(c.native_id, c.thread_id)
+        if ticks != w.ticks or c._sleeping is not None:
+            if w.reported or c.index in self.stalled:
+                with self._lock:
+                    self.stalled.pop(c.index, None)
+            w.ticks, w.since, w.reported = ticks, now, False
+            w.held, w.at, w.clock, w.where = 0.0, now, clock, None
+            return
+        if w.reported:
+            return
+        # Awake, and nothing picked since the last look.  Held since then:
+        # the wall time less what the thread spent waiting for a CPU --
+        # the OS's doing on a loaded machine, not a vthread's.
+        dt = now - w.at
+        busy = None
+        if clock is not None and w.clock is not None:
+            ran, waited = clock[0] - w.clock[0], clock[1] - w.clock[1]
+            held = max(dt - waited, 0.0)
+            # More than a fifth of it on a CPU: a loop, which on a loaded
+            # machine still gets some; a blocked thread gets next to none.
+            busy = ran > 0.2 * held
+        else:
+            held = dt
+        w.held += held
+        w.at, w.clock = now, clock
+        frame = sys._current_frames().get(c.thread_id)
+        where = None if frame is None else (id(frame), frame.f_lasti)
+        if busy is None:            # no clock: did the frame move?
+            busy = w.where is not None and where != w.where
+        w.where = where
+        if w.held < self.threshold:
+            return
+        w.reported = True
+        with self._lock:
+            self.stalled[c.index] = (w.since, ticks)
+        self._report(c, frame, w.held, busy)
+
+    def _report(self, c, frame, seconds, busy):
+        vt = None
+        if frame is not None and not _in_hub(frame, c):
+            # The one vthread of a carrier that is not parked or new.
+            vt = next((v for v in list(c.live) if v._state == RUNNING), None)
+        # The runtime's own frames (this directory) are left out, as in
+        # dump(): what is worth reading is the code that holds the carrier.
+        stack = [] if frame is None else [
+            f for f in traceback.extract_stack(frame)
+            if not f.filename.startswith(_CORE)]
+        site = stack[-1] if stack else None
+        key = (None if vt is None else vt.ident,
+               None if site is None else (site.filename, site.lineno))
+        now = _o.monotonic()
+        with self._lock:
+            self.reports += 1
+            last = self._recent.get(key)
+            if last is not None and now - last < REPEAT_AFTER:
+                return
+            self._recent[key] = now
+        who = "its hub" if vt is None else repr(vt)
+        how = ("looks CPU-bound (it kept using CPU between two samples)"
+               if busy else
+               "looks blocked in a call that does not park (it used "
+               "almost no CPU between two samples)")
+        log.warning("carrier %d has run %s for at least %.0f ms without "
+                    "coming back to its scheduler; it %s.\n%s", c.index,
+                    who, seconds * 1000, how,
+                    "".join(traceback.format_list(stack)).rstrip())
+
+
+def _thread_clock(native_id, ident):
+    """(seconds on a CPU, seconds runnable but waiting for one) of an OS
+    thread: Linux's schedstat, else its CPU clock and no wait; or None."""
+    try:
+        with open(f"/proc/self/task/{native_id}/schedstat", "rb") as f:
+            fields = f.read().split()
+        return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        pass
+    if _o.pthread_getcpuclockid is None:
+        return None
+    try:
+        return _o.clock_gettime(_o.pthread_getcpuclockid(ident)), 0.0
+    except (OSError, OverflowError):
+        return None             # the thread is gone
+
+
+def _in_hub(frame, carrier):
+    """Whether ``frame`` belongs to ``carrier``'s hub (its own loop), not to
+    a vthread: the hub's bottom frame is Carrier.run."""
+    while frame.f_back is not None:
+        frame = frame.f_back
+    return frame.f_code is type(carrier).run.__code__
