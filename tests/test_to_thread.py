@@ -127,3 +127,52 @@ def test_cancelled_job_still_queued_never_runs():
     from conftest import wait_until
     assert wait_until(lambda: _pool.statistics()["queued"] == 0)
     assert ran == []          # the helper that dequeued it skipped it
+
+
+@pytest.mark.parametrize("where", ["vthread", "thread"])
+def test_a_job_sees_its_caller_cancelled_with_check_cancelled(where):
+    from conftest import run_in, wait_until
+    started, outcome = threading.Event(), []
+    real_sleep = vthreads.monkey.get_original("time", "sleep")
+
+    def job():
+        started.set()
+        for i in range(1000):
+            real_sleep(0.005)
+            try:
+                vthreads.check_cancelled()
+            except Cancelled as exc:
+                outcome.append((i, str(exc)))
+                raise
+        outcome.append("ran to the end")
+
+    def caller():
+        with vthreads.move_on_after(0.1) as scope:
+            vthreads.to_thread(job)
+        return scope.cancelled_caught
+
+    assert run_in(where, caller) is True
+    assert started.is_set()
+    assert wait_until(lambda: outcome)
+    [(i, message)] = outcome
+    assert i < 100, i                # stopped soon after, not at 1000
+    assert message == "the caller of to_thread() was cancelled"
+
+
+def test_check_cancelled_outside_a_job_checks_the_current_task():
+    from conftest import run_in
+    vthreads.check_cancelled()           # nothing cancelled: returns
+
+    def cancelled():
+        with vthreads.move_on_after(0) as scope:
+            vthreads.check_cancelled()
+            return "not raised"
+        return scope.cancelled_caught
+
+    assert run_in("vthread", cancelled) is True
+    assert run_in("thread", cancelled) is True
+
+    def job_not_cancelled():
+        vthreads.check_cancelled()
+        return "ok"
+    assert vthreads.to_thread(job_not_cancelled) == "ok"

@@ -5,7 +5,8 @@ cancellation that also works in plain OS threads.  See docs/design.md.
 """
 
 from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
-                    VThread, checkpoint, configure, current, dump,
+                    VThread, check_cancelled, checkpoint, configure, current,
+                    dump,
                     current_effective_deadline, fail_after, fail_at,
                     move_on_after, move_on_at, run, shutdown, sleep, spawn,
                     statistics, to_thread, wait_readable, wait_writable)
@@ -26,7 +27,7 @@ __all__ = [
     "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",
     "SimpleQueue", "join_async", "run_coroutine", "select", "select_async",
     "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
-    "checkpoint", "configure", "current", "current_effective_deadline", "dump",
+    "check_cancelled", "checkpoint", "configure", "current", "current_effective_deadline", "dump",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",
     "run", "shutdown", "sleep", "spawn", "statistics", "to_thread",
     "wait_readable", "wait_writable",

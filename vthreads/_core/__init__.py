@@ -17,7 +17,7 @@ from ._stats import statistics
 from ._taskgroup import TaskGroup
 from ._threadtask import current_task
 from ._ticket import INTERRUPT, Ticket
-from ._to_thread import to_thread
+from ._to_thread import check_cancelled, to_thread
 from ._vthread import ExceptHookArgs, VThread, default_excepthook
 
 __all__ = [
@@ -27,5 +27,5 @@ __all__ = [
     "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
-    "on_child", "OwnThread", "statistics",
+    "on_child", "OwnThread", "statistics", "check_cancelled",
 ]

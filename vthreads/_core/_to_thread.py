@@ -5,7 +5,7 @@ concurrent.futures) of helper threads made on demand; idle helpers exit
 after ``IDLE_EXIT`` seconds.  The caller parks on the job's completion.
 Cancelling the caller ends its wait at once; a job not yet started is
 dropped, a running one finishes in the background and its result is
-discarded.
+discarded -- unless it calls ``check_cancelled()``, which then raises.
 
 Threads and guards: ``_Pool._lock`` guards the job queue and the thread
 counts; ``_cond`` (a real Condition on that lock) wakes idle helpers.  A
@@ -17,12 +17,15 @@ import os
 
 from .. import _originals as _o
 from ._block import block
+from ._cancel import check as _check_cancel
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 from ._fork import on_child
 from ._ownthread import OwnThread
+from ._threadtask import current_task
 
 IDLE_EXIT = 10.0
+_local = _o.ThreadLocal()          # .job: the job a helper thread runs
 
 
 class _Job:
@@ -38,10 +41,13 @@ class _Job:
 
     def run(self):
         result = exc = None
+        _local.job = self
         try:
             result = self.ctx.run(self.fn, *self.args, **self.kwargs)
         except BaseException as e:
             exc = e
+        finally:
+            _local.job = None
         self.fn = self.args = self.kwargs = self.ctx = None
         complete(self, result, exc)
 
@@ -106,6 +112,24 @@ on_child(_pool.after_fork)
 def helper_thread_count():
     """How many helper OS threads exist now."""
     return _pool.statistics()["threads"]
+
+
+def check_cancelled():
+    """Raise Cancelled if whoever waits for this code was cancelled.
+
+    In a ``to_thread`` job, that is the vthread or thread that called
+    ``to_thread``: once it is cancelled it stops waiting, and the job runs
+    on for nothing unless it looks (anyio's ``from_thread.check_cancelled``).
+    Anywhere else, it is the current vthread or thread and its cancel
+    scopes, as ``checkpoint()`` checks them, without yielding.
+    Any thread may call it.
+    """
+    job = getattr(_local, "job", None)
+    if job is not None:
+        if job.abandoned:
+            raise Cancelled("the caller of to_thread() was cancelled")
+        return
+    _check_cancel(current_task())
 
 
 def to_thread(fn, *args, **kwargs):
