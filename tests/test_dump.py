@@ -122,3 +122,76 @@ def test_dump_in_the_program_of_python_m_vthreads(tmp_path):
 def test_dump_without_runtime():
     vthreads.shutdown(timeout=10)
     assert "no runtime" in vthreads.dump(file=False)
+
+
+DUMP_PROGRAM = """
+import sys, time, vthreads
+from vthreads.monkey import get_original
+e = vthreads.Event()
+vthreads.spawn(e.wait, name="waiter")
+if sys.argv[1:] == ["stuck"]:
+    started = vthreads.Event()
+    def stuck():
+        started.set()
+        get_original("time", "sleep")(30)
+    vthreads.spawn(stuck, name="stuck")
+    started.wait()
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.parametrize("how", ["python -m vthreads", "patch_all"])
+def test_the_dump_signal_writes_a_dump_of_a_running_program(tmp_path, how):
+    # Under python -m vthreads a parked vthread is listed.  With
+    # patch_all() in a plain program, the main thread is no vthread, so a
+    # blocking call can hold the one carrier: the dump says BLOCKED.
+    import os, signal, subprocess, sys
+    script = tmp_path / "stuck.py"
+    out = tmp_path / "dumps.txt"
+    if how == "patch_all":
+        script.write_text("import vthreads.monkey; "
+                          "vthreads.monkey.patch_all()\n" + DUMP_PROGRAM)
+        cmd = [sys.executable, str(script), "stuck"]
+        last = 'get_original("time", "sleep")(30)'   # what holds the carrier
+    else:
+        script.write_text(DUMP_PROGRAM)
+        cmd = [sys.executable, "-m", "vthreads", str(script)]
+        last = "fd waits"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, VTHREADS_DUMP_SIGNAL="USR2",
+               VTHREADS_DUMP_FILE=str(out), VTHREADS_CARRIERS="1")
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        for n in (1, 2):                # a second signal appends a second
+            p.send_signal(signal.SIGUSR2)
+            assert wait_until(lambda: out.exists() and out.read_text().count(
+                "=== vthreads dump, pid") == n
+                and out.read_text().rstrip().endswith(last), 15)
+        assert p.poll() is None         # the program goes on
+    finally:
+        p.kill()
+        p.wait()
+    text = out.read_text()
+    assert f"pid {p.pid}" in text
+    if how == "patch_all":
+        assert "== carrier 0 (thread" in text and "is BLOCKED" in text
+    else:
+        assert "<VThread 'waiter' parked on EVENT_WAIT" in text
+
+
+def test_a_bad_dump_signal_is_a_clear_error_at_import():
+    r = run_script("import vthreads",
+                   env={"VTHREADS_DUMP_SIGNAL": "USR9"})
+    assert r.returncode == 1
+    assert ("ValueError: VTHREADS_DUMP_SIGNAL must name a signal (USR2, "
+            "SIGUSR2 or a number), not 'USR9'") in r.stderr
+
+
+def test_without_the_variable_no_handler_is_installed():
+    r = run_script("import signal, vthreads\n"
+                   "print(signal.getsignal(signal.SIGUSR2) is signal.SIG_DFL)",
+                   env={"VTHREADS_DUMP_SIGNAL": ""})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"

@@ -44,3 +44,9 @@ for _name in __all__:
             _obj.__module__.startswith(__name__ + "."):
         _obj.__module__ = __name__
 del _name, _obj
+
+# VTHREADS_DUMP_SIGNAL=USR2 (off when unset): that signal writes dump() to
+# VTHREADS_DUMP_FILE or stderr; see vthreads/_core/_dump_signal.py.
+from ._core._dump_signal import install_from_env as _install_dump_signal
+_install_dump_signal()
+del _install_dump_signal

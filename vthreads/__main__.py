@@ -26,6 +26,10 @@ ENVIRONMENT = {
                                   "without parking before the monitor logs "
                                   "it to the vthreads.monitor logger "
                                   "(default 0.1; 0 turns it off)",
+    "VTHREADS_DUMP_SIGNAL": "a signal (USR2, SIGUSR2 or a number) that "
+                            "writes vthreads.dump() of the running program "
+                            "(default: none)",
+    "VTHREADS_DUMP_FILE": "where that dump is appended (default: stderr)",
 }
 
 
