@@ -51,7 +51,8 @@ def run(main, *args, carriers=None):
     running.  Called from the main thread, the wait also runs the calls
     that must happen there (``signal.signal``) and hands any exception a
     signal handler raises -- KeyboardInterrupt on Ctrl-C -- to ``main``,
-    at its current or next park (see _mainthread).
+    at its current or next park (docs/design.md, "The main thread, signals
+    and fork").
     """
     if not callable(main):
         raise TypeError(f"run() needs a callable, not {type(main).__name__}")
