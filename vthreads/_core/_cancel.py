@@ -128,7 +128,11 @@ def close_group(group):
 
 
 def current_effective_deadline():
-    """The deadline that applies to the current task (math.inf if none)."""
+    """The deadline that applies to the current task (math.inf if none).
+
+    The nearest deadline of the cancel scopes around the caller, up to the
+    first shield; -math.inf if the task is already cancelled.  Any task.
+    """
     try:
         d = check(current_task())
     except Cancelled:
@@ -262,7 +266,7 @@ def check_seconds(seconds, what="timeout"):
 
 
 def move_on_at(deadline, *, shield=False):
-    """A scope cancelled at ``deadline`` (monotonic seconds)."""
+    """A scope cancelled at ``deadline`` (monotonic seconds); the block is simply left."""
     return CancelScope(deadline=deadline, shield=shield)
 
 

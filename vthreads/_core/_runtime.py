@@ -223,7 +223,13 @@ def get_runtime(carriers=None):
 
 
 def configure(carriers=None):
-    """Set the carrier count for the next runtime start."""
+    """Set the carrier count for the next runtime start.
+
+    ``carriers`` is an int >= 1, or None for the default (``VTHREADS_CARRIERS``,
+    else the usable CPUs when the GIL is off, else 1).  RuntimeError while a
+    runtime runs: call it before the first ``spawn`` or ``run``, or after
+    ``shutdown()``.  Any thread.
+    """
     global _configured
     if carriers is not None:
         check_carriers(carriers)
@@ -238,7 +244,9 @@ def shutdown(timeout=None):
     """Cancel the remaining vthreads and stop the carriers.
 
     Returns True if every carrier stopped within ``timeout``.  The next
-    ``spawn`` or ``run`` starts a fresh runtime.
+    ``spawn`` or ``run`` starts a fresh runtime.  Called from an OS thread
+    (the main thread, typically); RuntimeError from a vthread of the
+    runtime it would stop.
     """
     global _current
     if timeout is not None:
