@@ -18,6 +18,7 @@ from ._args import async_timeout, wait_deadline
 from ._waitq import WaitQueue
 
 BrokenBarrierError = threading.BrokenBarrierError
+"""threading's own: a Barrier was broken, reset or aborted under its waiters."""
 
 
 class _Gen:

@@ -48,6 +48,7 @@ class Channel:
         if capacity < 0:
             raise ValueError("capacity must be >= 0")
         self.capacity = capacity
+        """How many values the buffer holds; 0: unbuffered."""
         self._mutex = _o.allocate_lock()
         self._buf = deque()
         self._recvq = WaitQueue()     # (ticket, case index)

@@ -32,7 +32,9 @@ class Condition:
             lock = RLock()
         self._lock = lock
         self.acquire = lock.acquire
+        """The lock's ``acquire``."""
         self.release = lock.release
+        """The lock's ``release``."""
         self._waiters = WaitQueue()
 
     def __repr__(self):

@@ -32,7 +32,9 @@ from ._args import async_timeout
 from ._waitq import WaitQueue, granted
 
 Empty = _queue.Empty
+"""queue's own: ``get`` found nothing in time, or at once with ``block=False``."""
 Full = _queue.Full
+"""queue's own: ``put`` found no room in time, or at once with ``block=False``."""
 
 
 try:
@@ -83,12 +85,14 @@ class Queue:
         if maxsize != maxsize:
             raise ValueError("maxsize must not be NaN")
         self.maxsize = maxsize
+        """The bound given; <= 0 means unbounded."""
         self._mutex = self._new_mutex()
         self._init(maxsize)
         self._getters = WaitQueue()
         self._putters = WaitQueue()
         self._joiners = WaitQueue()
         self.unfinished_tasks = 0
+        """Items put and not yet marked ``task_done``, as queue's."""
         self._is_shutdown = False
 
     def __repr__(self):
