@@ -14,13 +14,15 @@ The convention, stated in docs/tutorial/index.md and docs/howto/index.md:
   another program that is.
 - A program that reads VTHREADS_PG_DSN or VTHREADS_REDIS_PORT needs that
   server: its commands are skipped when the variable is unset, as the
-  integration tests are.
+  integration tests are; a page whose programs import a library that is
+  not installed (grpcio on the free-threaded build) is skipped too.
 
 Blocks of other languages, and python blocks without a title, are prose.
 The reference pages are checked too: every public name has an entry.
 """
 
 import doctest
+import importlib.util
 import os
 import re
 import shlex
@@ -90,6 +92,17 @@ def cases():
             yield pytest.param(page, cmd, expected, id=f"{page}:{cmd}")
 
 
+IMPORT = re.compile(r"^(?:import|from)\s+(\w+)", re.M)
+
+
+def third_party_imports(programs):
+    """Top-level modules the programs import that are neither the
+    standard library's, vthreads, nor another program of the page."""
+    local = {name[:-3] for name in programs} | {"vthreads"}
+    return {m for code in programs.values() for m in IMPORT.findall(code)
+            if m not in sys.stdlib_module_names and m not in local}
+
+
 def run_command(page, cmd, tmp_path):
     programs, _ = page_programs(os.path.join(DOCS, page))
     for name, code in programs.items():
@@ -101,6 +114,11 @@ def run_command(page, cmd, tmp_path):
     for var in SERVERS:
         if any(var in code for code in programs.values()) and not os.environ.get(var):
             pytest.skip(f"{var} is not set: no server for {page}")
+    for name in sorted(third_party_imports(programs)):
+        if importlib.util.find_spec(name) is None:
+            # grpcio has no wheel for the free-threaded build, as
+            # tests/test_grpc.py says; the page is run where it has one.
+            pytest.skip(f"{name} is not installed for {sys.executable}")
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT                # this checkout's vthreads
     env["PYTHONUNBUFFERED"] = "1"           # stdout and stderr in order
