@@ -72,7 +72,14 @@ class _Job:
 
 
 class TaskPool(base.BasePool):
-    """Celery pool: tasks in vthreads, at most ``--concurrency`` at once."""
+    """Celery pool: tasks in vthreads, at most ``--concurrency`` at once.
+
+    ``CELERY_CUSTOM_WORKER_POOL=vthreads.celery:TaskPool python -m vthreads
+    -m celery -A app worker --pool custom``; it refuses to start outside
+    ``python -m vthreads``.  A task's soft and hard time limits and
+    ``revoke(terminate=True)`` cancel it at its next park.  Celery calls
+    its methods; an application never does.
+    """
 
     is_green = True              # celery's blocking loop, not its hub
     signal_safe = False

@@ -83,7 +83,17 @@ def _request_timeout(environ):
 
 
 class Worker(AsyncWorker):
-    """gunicorn worker class: a vthread per connection."""
+    """gunicorn worker class: a vthread per connection.
+
+    ``gunicorn -k vthreads.gunicorn.Worker app:app``.  The worker patches
+    everything before it loads the app; ``--worker-connections`` bounds
+    the connections in flight.  ``VTHREADS_REQUEST_TIMEOUT=seconds`` in
+    its environment gives each request a cancel scope with that deadline:
+    an overrun request is cancelled at its next park and answered 503.
+    SIGTERM drains (requests in flight get ``--graceful-timeout``, then
+    are cancelled); SIGQUIT and SIGINT stop at once.  gunicorn calls its
+    methods; an application never does.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

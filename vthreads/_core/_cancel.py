@@ -128,7 +128,11 @@ def close_group(group):
 
 
 def current_effective_deadline():
-    """The deadline that applies to the current task (math.inf if none)."""
+    """The deadline that applies to the current task (math.inf if none).
+
+    The nearest deadline of the cancel scopes around the caller, up to the
+    first shield; -math.inf if the task is already cancelled.  Any task.
+    """
     try:
         d = check(current_task())
     except Cancelled:
@@ -151,6 +155,7 @@ class CancelScope:
         self._shield = bool(shield)
         self._cancel_called = False
         self.cancelled_caught = False
+        """True if the scope caught the Cancelled that its own cancellation raised."""
         self._task = None
         self._outer = None
         self._depth = 0        # how many scopes enclose it, itself included
@@ -200,10 +205,12 @@ class CancelScope:
 
     @property
     def cancel_called(self):
+        """True once ``cancel()`` was called, or the deadline was seen to pass."""
         return self._cancel_called
 
     @property
     def deadline(self):
+        """The deadline in monotonic seconds (math.inf: none); settable, from any thread."""
         return math.inf if self._deadline is None else self._deadline
 
     @deadline.setter
@@ -213,6 +220,7 @@ class CancelScope:
 
     @property
     def shield(self):
+        """True if the scope hides outer cancellations; settable."""
         return self._shield
 
     @shield.setter
@@ -258,7 +266,7 @@ def check_seconds(seconds, what="timeout"):
 
 
 def move_on_at(deadline, *, shield=False):
-    """A scope cancelled at ``deadline`` (monotonic seconds)."""
+    """A scope cancelled at ``deadline`` (monotonic seconds); the block is simply left."""
     return CancelScope(deadline=deadline, shield=shield)
 
 
@@ -290,8 +298,10 @@ class _FailScope:
 
 
 def fail_at(deadline, *, shield=False):
+    """A scope cancelled at ``deadline`` (monotonic seconds); the block raises TimeoutError."""
     return _FailScope(CancelScope(deadline=deadline, shield=shield))
 
 
 def fail_after(seconds, *, shield=False):
+    """A scope cancelled ``seconds`` from now; the block raises TimeoutError."""
     return _FailScope(move_on_after(seconds, shield=shield))

@@ -32,7 +32,14 @@ def current():
 
 
 def spawn(fn, *args, name=None, **kwargs):
-    """Start ``fn(*args, **kwargs)`` in a new vthread and return its handle."""
+    """Start ``fn(*args, **kwargs)`` in a new vthread and return its handle.
+
+    ``name`` names it (default ``VThread-<ident>``).  Starts the runtime if
+    none runs.  Any thread: a vthread, the main thread or any OS thread.
+    Never waits, so never raises Cancelled; the new vthread is not inside
+    the caller's cancel scopes (a TaskGroup's ``spawn`` puts it in the
+    group's).
+    """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     if name is not None:
@@ -51,7 +58,8 @@ def run(main, *args, carriers=None):
     running.  Called from the main thread, the wait also runs the calls
     that must happen there (``signal.signal``) and hands any exception a
     signal handler raises -- KeyboardInterrupt on Ctrl-C -- to ``main``,
-    at its current or next park (see _mainthread).
+    at its current or next park (docs/design.md, "The main thread, signals
+    and fork").
     """
     if not callable(main):
         raise TypeError(f"run() needs a callable, not {type(main).__name__}")
@@ -72,7 +80,11 @@ def run(main, *args, carriers=None):
 
 
 def sleep(seconds):
-    """Park for ``seconds``.  ``sleep(0)`` is a checkpoint that yields."""
+    """Park for ``seconds``.  ``sleep(0)`` is a checkpoint that yields.
+
+    In an OS thread it blocks that thread.  Raises Cancelled if a cancel
+    scope around it is cancelled or its deadline passes first.
+    """
     seconds = check_seconds(seconds, "sleep length")
     if seconds == 0:
         checkpoint()
@@ -101,7 +113,8 @@ def _wait_fd(fd, events, reason, timeout):
 def wait_readable(fd, timeout=None):
     """Park until ``fd`` (an int or an object with fileno()) is readable.
 
-    Raises TimeoutError after ``timeout`` seconds.
+    Raises TimeoutError after ``timeout`` seconds, Cancelled if cancelled
+    first.  In an OS thread it blocks that thread.
     """
     _wait_fd(fd, READ, "FD_READABLE", timeout)
 

@@ -244,7 +244,9 @@ def configure(carriers=_KEEP, *, monitor_threshold=_KEEP):
     else 1 with the GIL and one per CPU without).  ``monitor_threshold``:
     seconds a carrier may go without coming back to its scheduler before
     the monitor reports it (default: VTHREADS_MONITOR_THRESHOLD, else
-    0.1); 0 turns the monitor off.
+    0.1); 0 turns the monitor off.  RuntimeError while a runtime runs:
+    call it before the first ``spawn`` or ``run``, or after ``shutdown()``.
+    Any thread.
     """
     global _configured, _configured_threshold
     if carriers is not _KEEP and carriers is not None:
@@ -266,7 +268,9 @@ def shutdown(timeout=None):
     """Cancel the remaining vthreads and stop the carriers.
 
     Returns True if every carrier stopped within ``timeout``.  The next
-    ``spawn`` or ``run`` starts a fresh runtime.
+    ``spawn`` or ``run`` starts a fresh runtime.  Called from an OS thread
+    (the main thread, typically); RuntimeError from a vthread of the
+    runtime it would stop.
     """
     global _current
     if timeout is not None:

@@ -24,6 +24,16 @@ from ._threadtask import current_task
 
 
 class TaskGroup:
+    """Structured concurrency: ``with TaskGroup() as tg: tg.spawn(fn)``.
+
+    The with-block does not end until every child has.  The children run
+    inside the group's cancel scope (``cancel_scope``) and every scope
+    around the group: cancelling any of them, or the first child (or the
+    body) failing, cancels them all.  Errors come out together as a
+    BaseExceptionGroup; a child that was cancelled is not an error.  The
+    task that entered the group must exit it; any task may spawn into it
+    while it is open.
+    """
     __slots__ = ("_scope", "_lock", "_children", "_errors", "_entered",
                  "_closed", "_done", "_waiters", "_result", "_exc")
 
@@ -43,6 +53,7 @@ class TaskGroup:
 
     @property
     def cancel_scope(self):
+        """The group's CancelScope: ``cancel()`` stops the body and every child."""
         return self._scope
 
     def __enter__(self):

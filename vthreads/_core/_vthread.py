@@ -80,6 +80,7 @@ class VThread:
         self._kwargs = kwargs
         self._name = name
         self.ident = _new_ident()
+        """A number unique among the process's vthreads."""
         self._ctx = ctx
         self._g = None
         self._carrier = None
@@ -104,6 +105,7 @@ class VThread:
 
     @property
     def name(self):
+        """The vthread's name (``VThread-<ident>`` unless given); settable."""
         n = self._name
         return f"VThread-{self.ident}" if n is None else n
 
@@ -112,9 +114,11 @@ class VThread:
         self._name = str(value)
 
     def done(self):
+        """True once the vthread has finished, with any outcome."""
         return self._done
 
     def cancelled(self):
+        """True if the vthread has finished with Cancelled."""
         return self._done and isinstance(self._exc, Cancelled)
 
     def cancel(self):
@@ -378,9 +382,13 @@ class ExceptHookArgs:
             raise TypeError(f"ExceptHookArgs needs a VThread or None, not "
                             f"{type(vt).__name__}")
         self.exc_type = type(exc)
+        """The exception's class."""
         self.exc_value = exc
+        """The exception nobody retrieved."""
         self.exc_traceback = exc.__traceback__
+        """Its traceback."""
         self.vthread = vt
+        """The VThread it ended, or None."""
 
 
 def default_excepthook(args):

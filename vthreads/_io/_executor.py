@@ -25,6 +25,12 @@ class Future(_cf.Future):
 
 
 class VThreadPoolExecutor(_cf.Executor):
+    """A ``concurrent.futures.Executor`` that runs each task in a new vthread.
+
+    ``max_workers``, if given, bounds how many tasks run at once; the
+    default is no bound.  Its futures' ``result()`` parks a vthread and
+    blocks an OS thread.  Any thread may submit.
+    """
     def __init__(self, max_workers=None, thread_name_prefix=""):
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
@@ -36,6 +42,7 @@ class VThreadPoolExecutor(_cf.Executor):
         self._count = 0
 
     def submit(self, fn, /, *args, **kwargs):
+        """Start ``fn(*args, **kwargs)`` in a vthread; return its Future."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -67,6 +74,10 @@ class VThreadPoolExecutor(_cf.Executor):
                 self._running.pop(current(), None)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
+        """Refuse new tasks; with ``wait``, wait for the running ones.
+
+        ``cancel_futures`` cancels the futures that have not started yet.
+        """
         with self._lock:
             self._shutdown = True
             running = list(self._running.items())

@@ -18,6 +18,7 @@ from ._args import async_timeout, wait_deadline
 from ._waitq import WaitQueue
 
 BrokenBarrierError = threading.BrokenBarrierError
+"""threading's own: a Barrier was broken, reset or aborted under its waiters."""
 
 
 class _Gen:
@@ -28,6 +29,13 @@ class _Gen:
 
 
 class Barrier:
+    """A ``threading.Barrier`` for vthreads, OS threads and coroutines alike.
+
+    ``parties`` tasks call ``wait``; when the last one arrives, ``action``
+    (if given) runs in it and all of them go on.  ``timeout`` is the default
+    for ``wait``.  A waiter that times out or is cancelled breaks the barrier:
+    the others get BrokenBarrierError.  Any task.
+    """
     def __init__(self, parties, action=None, timeout=None):
         # A count that is not an integer would never be reached: a hang.
         parties = operator.index(parties)
@@ -52,17 +60,25 @@ class Barrier:
 
     @property
     def parties(self):
+        """How many tasks must arrive for the barrier to open."""
         return self._parties
 
     @property
     def n_waiting(self):
+        """How many tasks wait at the barrier now."""
         return self._count
 
     @property
     def broken(self):
+        """True once the barrier is broken, until ``reset()``."""
         return self._broken
 
     def wait(self, timeout=None):
+        """Wait for the other parties; return an index, 0 to ``parties - 1``, unique per wait.
+
+        BrokenBarrierError if the barrier breaks or ``timeout`` passes (which
+        breaks it).  A cancelled wait breaks it too, then raises Cancelled.
+        """
         if timeout is None:
             timeout = self._timeout
         deadline = wait_deadline(timeout)   # checked before we count in
@@ -79,6 +95,7 @@ class Barrier:
         return self._outcome(gen, index, value)
 
     async def wait_async(self, timeout=None):
+        """``wait`` for coroutines, on any asyncio loop."""
         if timeout is None:
             timeout = self._timeout
         async_timeout(timeout)              # checked before we count in

@@ -34,12 +34,21 @@ _CLOSED = object()    # ticket value: the channel closed under the waiter
 
 
 class Channel:
+    """A Go-style channel; unbuffered by default (``capacity=0``).
+
+    An unbuffered ``send`` completes only when a receiver takes the value;
+    with a capacity, sends fill the buffer first.  After ``close()`` sends
+    raise ChannelClosed and receivers drain what is left, then get
+    ChannelClosed (iteration ends).  A cancelled send never delivers, a
+    cancelled recv never consumes.  Any task; ``*_async`` for coroutines.
+    """
     def __init__(self, capacity=0):
         if isinstance(capacity, bool) or not isinstance(capacity, int):
             raise TypeError("capacity must be an int")
         if capacity < 0:
             raise ValueError("capacity must be >= 0")
         self.capacity = capacity
+        """How many values the buffer holds; 0: unbuffered."""
         self._mutex = _o.allocate_lock()
         self._buf = deque()
         self._recvq = WaitQueue()     # (ticket, case index)
@@ -56,6 +65,7 @@ class Channel:
 
     @property
     def closed(self):
+        """True once ``close()`` was called."""
         return self._closed
 
     def close(self):
@@ -109,15 +119,27 @@ class Channel:
     # --- public API ---------------------------------------------------------
 
     def send(self, value, timeout=None):
+        """Send ``value``; wait until a receiver or the buffer takes it.
+
+        TimeoutError after ``timeout`` seconds; ChannelClosed if the channel is
+        closed.
+        """
         select(self.send_case(value), timeout=timeout)
 
     def recv(self, timeout=None):
+        """Receive the next value; wait for one.
+
+        TimeoutError after ``timeout`` seconds; ChannelClosed once the channel
+        is closed and drained.
+        """
         return select(self.recv_case(), timeout=timeout)[1]
 
     async def send_async(self, value, timeout=None):
+        """``send`` for coroutines, on any asyncio loop."""
         await select_async(self.send_case(value), timeout=timeout)
 
     async def recv_async(self, timeout=None):
+        """``recv`` for coroutines, on any asyncio loop."""
         return (await select_async(self.recv_case(), timeout=timeout))[1]
 
     def __aiter__(self):
@@ -157,9 +179,11 @@ class Channel:
                 return
 
     def recv_case(self):
+        """A receive from this channel, for ``select``."""
         return _Case(self, False, None)
 
     def send_case(self, value):
+        """A send of ``value`` on this channel, for ``select``."""
         return _Case(self, True, value)
 
 

@@ -21,12 +21,20 @@ from ._waitq import WaitQueue
 
 
 class Condition:
+    """A ``threading.Condition`` over a vthreads Lock or RLock (default: a new RLock).
+
+    ``wait`` and ``notify`` need the lock held, as threading's.  The lock is
+    taken back before ``wait`` returns or raises, even when it is
+    cancelled (shielded).  Any task.
+    """
     def __init__(self, lock=None):
         if lock is None:
             lock = RLock()
         self._lock = lock
         self.acquire = lock.acquire
+        """The lock's ``acquire``."""
         self.release = lock.release
+        """The lock's ``release``."""
         self._waiters = WaitQueue()
 
     def __repr__(self):
@@ -90,6 +98,11 @@ class Condition:
         return box, register, unregister
 
     def wait(self, timeout=None):
+        """Release the lock, wait for a notify, take the lock back.
+
+        False if ``timeout`` seconds passed first.  A cancelled wait takes the
+        lock back, then raises Cancelled.
+        """
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
         deadline = wait_deadline(timeout)
@@ -103,6 +116,7 @@ class Condition:
                     self._acquire_restore(box["state"])
 
     async def wait_async(self, timeout=None):
+        """``wait`` for coroutines, on any asyncio loop; the lock is held again on every exit."""
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
         box, register, unregister = self._parking()
@@ -126,6 +140,7 @@ class Condition:
                         continue
 
     async def wait_for_async(self, predicate, timeout=None):
+        """``wait_for`` for coroutines, on any asyncio loop."""
         end = None if timeout is None else _o.monotonic() + check_number(timeout)
         result = predicate()
         while not result:
@@ -140,6 +155,11 @@ class Condition:
         return result
 
     def wait_for(self, predicate, timeout=None):
+        """Wait until ``predicate()`` is true; return its last value.
+
+        ``timeout`` bounds the whole wait; the predicate is evaluated with the
+        lock held.
+        """
         end = None if timeout is None else _o.monotonic() + check_number(timeout)
         result = predicate()
         while not result:
@@ -173,6 +193,7 @@ class Condition:
         self.notify_all()
 
     def notify_all(self):
+        """Wake every waiter; the lock must be held."""
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")
         self._waiters.wake_all(True)

@@ -12,6 +12,11 @@ from ._waitq import WaitQueue
 
 
 class Event:
+    """A ``threading.Event`` for vthreads, OS threads and coroutines alike.
+
+    A flag, initially false.  ``wait`` parks (or blocks) until it is set;
+    ``wait_async`` awaits it from any asyncio loop.  Any task.
+    """
     __slots__ = ("_mutex", "_flag", "_waiters", "__weakref__")
 
     def __init__(self):
@@ -35,18 +40,26 @@ class Event:
         return self.is_set()
 
     def is_set(self):
+        """True once ``set()`` was called, until ``clear()``."""
         return self._flag
 
     def set(self):
+        """Set the flag and wake every waiter.  Any task, never waits."""
         with self._mutex:
             self._flag = True
             self._waiters.wake_all(True)
 
     def clear(self):
+        """Reset the flag; waiters from now on wait again."""
         with self._mutex:
             self._flag = False
 
     def wait(self, timeout=None):
+        """Wait until the flag is set; False if ``timeout`` seconds passed first.
+
+        True once ``set()`` woke it, even if the flag was cleared since, as
+        threading's.  A cancelled wait raises Cancelled.
+        """
         deadline = wait_deadline(timeout)
         if self._flag:
             return True
@@ -55,6 +68,7 @@ class Event:
                      deadline) is not TIMEOUT
 
     async def wait_async(self, timeout=None):
+        """``wait`` for coroutines, on any asyncio loop; cancellable by asyncio."""
         async_timeout(timeout)
         if self._flag:
             return True

@@ -28,6 +28,14 @@ class AcquireContext(Barging):
     __slots__ = ()
 
     def acquire(self, blocking=True, timeout=-1):
+        """Take the lock, with threading's signature and return value.
+
+        Waits until it is free, or for ``timeout`` seconds (-1: no limit);
+        returns False if the time passed first, or at once if ``blocking`` is
+        False and the lock is held.  A cancelled acquire raises Cancelled and
+        never leaves the lock held.  Any task: a vthread parks, an OS thread
+        blocks.  ``with lock:`` acquires and releases.
+        """
         deadline = acquire_deadline(blocking, timeout)
         if self._try_acquire():
             return True
@@ -74,6 +82,7 @@ class Lock(AcquireContext):
                 f" at {id(self):#x}>")
 
     def locked(self):
+        """True if some task holds the lock."""
         return self._locked
 
     def _at_fork_reinit(self):
@@ -102,6 +111,10 @@ class Lock(AcquireContext):
         self._locked = False
 
     def release(self):
+        """Release the lock; any task may, as with threading.Lock.
+
+        RuntimeError if it is not held.  The next waiter, if any, is woken.
+        """
         with self._mutex:
             if not self._locked:
                 raise RuntimeError("release unlocked lock")
@@ -159,6 +172,10 @@ class RLock(AcquireContext):
         self._owner, self._count = None, 0
 
     def release(self):
+        """Release one level; RuntimeError unless the calling task holds it.
+
+        The lock is free once every acquire by its owner is released.
+        """
         with self._mutex:
             if self._owner is not current_task():
                 raise RuntimeError("cannot release un-acquired lock")

@@ -32,7 +32,9 @@ from ._args import async_timeout
 from ._waitq import WaitQueue, granted
 
 Empty = _queue.Empty
+"""queue's own: ``get`` found nothing in time, or at once with ``block=False``."""
 Full = _queue.Full
+"""queue's own: ``put`` found no room in time, or at once with ``block=False``."""
 
 
 try:
@@ -62,6 +64,14 @@ def _deadline(block_, timeout):
 
 
 class Queue:
+    """A ``queue.Queue`` that parks vthreads instead of blocking carriers.
+
+    ``queue``'s API and exceptions (Empty, Full), for vthreads, OS threads
+    and coroutines (``get_async``, ``put_async``, ``join_async``), plus
+    ``shutdown()`` as in Python 3.13.  ``maxsize <= 0`` is unbounded.
+    Cancellation loses nothing: a cancelled ``get`` never consumes an item,
+    a cancelled ``put`` never delivers.  Any task.
+    """
     # Generic like queue.Queue: ``Queue[int]``, ``class Q(queue.Queue[T])``.
     __class_getitem__ = classmethod(types.GenericAlias)
     _new_mutex = staticmethod(_o.allocate_lock)
@@ -75,12 +85,14 @@ class Queue:
         if maxsize != maxsize:
             raise ValueError("maxsize must not be NaN")
         self.maxsize = maxsize
+        """The bound given; <= 0 means unbounded."""
         self._mutex = self._new_mutex()
         self._init(maxsize)
         self._getters = WaitQueue()
         self._putters = WaitQueue()
         self._joiners = WaitQueue()
         self.unfinished_tasks = 0
+        """Items put and not yet marked ``task_done``, as queue's."""
         self._is_shutdown = False
 
     def __repr__(self):
@@ -109,14 +121,17 @@ class Queue:
     # --- inspection -----------------------------------------------------------
 
     def qsize(self):
+        """How many items are in the queue now."""
         with self._mutex:
             return self._qsize()
 
     def empty(self):
+        """True if the queue holds no item now."""
         with self._mutex:
             return not self._qsize()
 
     def full(self):
+        """True if a bounded queue holds ``maxsize`` items now."""
         with self._mutex:
             return 0 < self.maxsize <= self._qsize()
 
@@ -126,6 +141,12 @@ class Queue:
     # --- put --------------------------------------------------------------------
 
     def put(self, item, block=True, timeout=None):
+        """Put ``item``; wait for room if the queue is full.
+
+        Full if ``block`` is False and there is no room, or ``timeout`` seconds
+        passed; ShutDown after ``shutdown()``.  A cancelled put raises
+        Cancelled, and the item was not delivered.
+        """
         deadline = _deadline(block, timeout)
         if self._put_now(item):
             return
@@ -136,9 +157,11 @@ class Queue:
                            self._unregister_put, deadline))
 
     def put_nowait(self, item):
+        """``put(item, block=False)``."""
         return self.put(item, block=False)
 
     async def put_async(self, item, timeout=None):
+        """``put`` for coroutines, on any asyncio loop."""
         async_timeout(timeout)
         if not self._put_now(item):
             _put_outcome(await park_async(
@@ -184,6 +207,12 @@ class Queue:
     # --- get --------------------------------------------------------------------
 
     def get(self, block=True, timeout=None):
+        """Remove and return the next item; wait for one if the queue is empty.
+
+        Empty if ``block`` is False and there is none, or ``timeout`` seconds
+        passed; ShutDown once the queue is shut down and drained.  A cancelled
+        get raises Cancelled and consumes nothing.
+        """
         deadline = _deadline(block, timeout)
         got = self._get_now()
         if got is not None:
@@ -194,9 +223,11 @@ class Queue:
                                   self._unregister_get, deadline))
 
     def get_nowait(self):
+        """``get(block=False)``."""
         return self.get(block=False)
 
     async def get_async(self, timeout=None):
+        """``get`` for coroutines, on any asyncio loop."""
         async_timeout(timeout)
         got = self._get_now()
         if got is not None:
@@ -255,6 +286,7 @@ class Queue:
     # --- tasks ---------------------------------------------------------------
 
     def task_done(self):
+        """Mark one item taken by ``get`` as processed, as queue's."""
         with self._mutex:
             if self.unfinished_tasks <= 0:
                 raise ValueError("task_done() called too many times")
@@ -263,10 +295,12 @@ class Queue:
                 self._joiners.wake_all(True)
 
     def join(self):
+        """Wait until every item put has been marked ``task_done``.  Cancellable."""
         _park("QUEUE_JOIN", self, self._register_join, self._unregister_join,
               None)
 
     async def join_async(self):
+        """``join`` for coroutines, on any asyncio loop."""
         await park_async(self._register_join, self._unregister_join)
 
     def _register_join(self, ticket):
@@ -317,6 +351,7 @@ def _get_outcome(value):
 
 
 class LifoQueue(Queue):
+    """A ``queue.LifoQueue``: the last item put is the first got.  Queue's API."""
     def _init(self, maxsize):
         self.queue = []
 
@@ -328,6 +363,7 @@ class LifoQueue(Queue):
 
 
 class PriorityQueue(Queue):
+    """A ``queue.PriorityQueue``: the smallest item is got first.  Queue's API."""
     def _init(self, maxsize):
         self.queue = []
 
@@ -363,25 +399,37 @@ class SimpleQueue:
         return f"<vthreads.SimpleQueue size={self._q.qsize()}>"
 
     def put(self, item, block=True, timeout=None):
+        """Put ``item``; never waits (the queue is unbounded)."""
         self._q.put(item)
 
     def put_nowait(self, item):
+        """Put ``item``; never waits."""
         self._q.put(item)
 
     def get(self, block=True, timeout=None):
+        """Remove and return the next item; wait for one if there is none.
+
+        Empty if ``block`` is False or ``timeout`` passed; a cancelled get
+        consumes nothing.
+        """
         return self._q.get(block, timeout)
 
     def get_nowait(self):
+        """``get(block=False)``."""
         return self.get(False)
 
     async def get_async(self, timeout=None):
+        """``get`` for coroutines, on any asyncio loop."""
         return await self._q.get_async(timeout)
 
     async def put_async(self, item, timeout=None):
+        """``put`` for coroutines; never waits."""
         self._q.put(item)
 
     def empty(self):
+        """True if the queue holds no item now."""
         return self._q.empty()
 
     def qsize(self):
+        """How many items are in the queue now."""
         return self._q.qsize()

@@ -15,6 +15,11 @@ from ._waitq import WaitQueue
 
 
 class Semaphore(AcquireContext):
+    """A ``threading.Semaphore`` that parks vthreads instead of blocking carriers.
+
+    A counter of ``value`` permits; ``acquire`` takes one, ``release`` gives
+    back.  ``with`` and ``async with`` work as with the locks.  Any task.
+    """
     _REASON = "SEMAPHORE_ACQUIRE"
 
     __slots__ = ("_mutex", "_value", "_woken", "_waiters", "__weakref__")
@@ -43,6 +48,12 @@ class Semaphore(AcquireContext):
             return True
 
     def acquire(self, blocking=True, timeout=None):
+        """Take a permit, with threading's signature and return value.
+
+        Waits until one is free, or for ``timeout`` seconds; False if the time
+        passed first, or at once if ``blocking`` is False and none is free.  A
+        cancelled acquire raises Cancelled and takes no permit.
+        """
         if not blocking and timeout is not None:
             raise ValueError("can't specify timeout for non-blocking acquire")
         deadline = wait_deadline(timeout)
@@ -63,6 +74,7 @@ class Semaphore(AcquireContext):
         self._value += 1
 
     def release(self, n=1):
+        """Give back ``n`` permits; waiting acquirers take them.  Any task."""
         if n < 1:
             raise ValueError("n must be one or more")
         self._give(n)
@@ -79,6 +91,7 @@ class Semaphore(AcquireContext):
 
 
 class BoundedSemaphore(Semaphore):
+    """A Semaphore whose ``release`` raises ValueError past the initial value."""
     __slots__ = ("_initial",)
 
     def __init__(self, value=1):
