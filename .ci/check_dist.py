@@ -1,12 +1,13 @@
 """Check what `python -m build` made against the source tree.
 
-    python3 .ci/check_dist.py DIST_DIR [--helper yes|no|any]
+    python3 .ci/check_dist.py DIST_DIR [--helper yes|no|any] [--wheel WHEEL]
 
 The wheel must hold every file git tracks under vthreads/ (the modules of
 _core, _sync, _io, _poller, the integrations, py.typed), and the C helper
 when --helper yes; the sdist must hold those too, and what building the
 helper from it needs (setup.py, native/).  Prints what it checked; exits 1
-naming what is missing.
+naming what is missing.  --wheel checks that wheel instead of DIST_DIR's
+(one built from the sdist elsewhere).
 """
 
 import argparse
@@ -39,8 +40,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dist")
     ap.add_argument("--helper", choices=["yes", "no", "any"], default="any")
+    ap.add_argument("--wheel")
     args = ap.parse_args()
-    wheel = one(os.path.join(args.dist, "vthreads-*.whl"))
+    wheel = args.wheel or one(os.path.join(args.dist, "vthreads-*.whl"))
     sdist = one(os.path.join(args.dist, "vthreads-*.tar.gz"))
     package = tracked_package_files()
     assert "vthreads/py.typed" in package, "py.typed is not tracked"
