@@ -10,6 +10,14 @@ when it ends: an extension without free-threading support (psycopg2 today)
 turns it back on for the rest of the process, which would leave the rest
 of the lane testing a GIL build.  Such libraries are imported only in child
 processes (``skip_unless_importable``).
+
+The suite tests whichever vthreads the interpreter imports: the source
+tree (an editable install, or running from the checkout), or a wheel
+installed in a venv, which .ci/run's wheel lanes test from a copy of
+tests/ outside the source tree.  There VTHREADS_TEST_INSTALLED=1 makes
+the run stop at once unless vthreads comes from the interpreter's own
+prefix; tests/test_install.py checks that child processes import the
+same one.  The header of every run names it.
 """
 
 import faulthandler
@@ -24,6 +32,22 @@ import vthreads
 
 TEST_TIMEOUT = float(os.environ.get("VTHREADS_TEST_TIMEOUT", "120"))
 _watchdog_out = sys.__stderr__
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _installed_here():
+    """Whether vthreads was imported from this interpreter's prefix (a
+    venv's site-packages) rather than from a source tree."""
+    pkg = os.path.realpath(os.path.dirname(vthreads.__file__))
+    prefix = os.path.realpath(sys.prefix)
+    return os.path.commonpath([pkg, prefix]) == prefix
+
+
+def pytest_report_header(config):
+    from vthreads._core import _spot
+    return (f"vthreads {vthreads.__version__} from "
+            f"{os.path.dirname(vthreads.__file__)} "
+            f"(C helper: {'yes' if _spot.AVAILABLE else 'no'})")
 
 
 def pytest_configure(config):
@@ -34,6 +58,10 @@ def pytest_configure(config):
     # Restore Python's own handler, which children see as the default.
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if os.environ.get("VTHREADS_TEST_INSTALLED") == "1" and not _installed_here():
+        raise pytest.UsageError(
+            f"VTHREADS_TEST_INSTALLED=1 but vthreads comes from "
+            f"{vthreads.__file__}, outside {sys.prefix}")
     capman = config.pluginmanager.getplugin("capturemanager")
     try:   # pytest keeps a dup of the real fd 2 while it captures
         fd = capman._global_capturing.err.targetfd_save

@@ -2,10 +2,13 @@
 switches greenlets.  Read from the source, no imports executed."""
 
 import ast
+import importlib.util
 import pathlib
 import re
 
-PKG = pathlib.Path(__file__).resolve().parent.parent / "vthreads"
+# The package under test, wherever it is installed (the source tree, or a
+# wheel in a venv: .ci/run's wheel lanes); found without importing it.
+PKG = pathlib.Path(importlib.util.find_spec("vthreads").origin).parent
 
 # Lower number = lower layer.  A module may import only from its own layer
 # or below.

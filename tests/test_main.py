@@ -75,9 +75,10 @@ def test_help_lists_the_options_and_the_environment():
         assert word in r.stdout
     # Every environment variable the library reads is listed.
     import re
+    import vthreads
     import vthreads.__main__ as cli
     read = set()
-    for path in pathlib.Path(ROOT, "vthreads").rglob("*.py"):
+    for path in pathlib.Path(vthreads.__file__).parent.rglob("*.py"):
         read |= set(re.findall(r"environ(?:\.get)?\(?\[?[\"'](VTHREADS_\w+)",
                                path.read_text()))
     assert read and read == set(cli.ENVIRONMENT)
