@@ -100,6 +100,7 @@ class Monitor:
         self._stop = _o.allocate_lock()
         self._stop.acquire()        # released to stop the thread
         self._thread = None
+        self._fds = {}              # the monitor thread's: see _thread_clock
 
     def start(self):
         self._thread = OwnThread(self._run, "vthreads-monitor")
@@ -115,18 +116,27 @@ class Monitor:
 
     def _run(self):
         interval = self.threshold / 2
-        while not self._stop.acquire(True, interval):
-            now = _o.monotonic()
-            for c, w in zip(self.carriers, self._watch):
-                try:
-                    self._sample(c, w, now)
-                except Exception:               # never take the monitor down
-                    log.exception("vthreads monitor: sampling carrier %d "
-                                  "failed", c.index)
+        try:
+            while not self._stop.acquire(True, interval):
+                now = _o.monotonic()
+                for c, w in zip(self.carriers, self._watch):
+                    try:
+                        self._sample(c, w, now)
+                    except Exception:       # never take the monitor down
+                        log.exception("vthreads monitor: sampling carrier "
+                                      "%d failed", c.index)
+        finally:
+            self.close_files()
+
+    def close_files(self):
+        """Close the schedstat files (the monitor's thread, at its end; or
+        a forked child, which has no monitor thread)."""
+        while self._fds:
+            _o.os_close(self._fds.popitem()[1])
 
     def _sample(self, c, w, now):
         ticks = c.ticks
-        clock = _thread_clock(c.native_id, c.thread_id)
+        clock = _thread_clock(self._fds, c.native_id, c.thread_id)
         if ticks != w.ticks or c._sleeping is not None:
             if w.reported or c.index in self.stalled:
                 with self._lock:
@@ -194,12 +204,21 @@ class Monitor:
                     "".join(traceback.format_list(stack)).rstrip())
 
 
-def _thread_clock(native_id, ident):
+def _thread_clock(fds, native_id, ident):
     """(seconds on a CPU, seconds runnable but waiting for one) of an OS
-    thread: Linux's schedstat, else its CPU clock and no wait; or None."""
+    thread: Linux's schedstat, else its CPU clock and no wait; or None.
+
+    Each schedstat file is opened once and read again in place (``fds``:
+    native id -> fd): a monitor that opened a file 20 times a second would
+    keep reusing fd numbers that the program just closed, and code that
+    checks a closed fd with os.read (CPython's test_ssl does) would find
+    the monitor's file there instead of EBADF."""
+    fd = fds.get(native_id)
     try:
-        with open(f"/proc/self/task/{native_id}/schedstat", "rb") as f:
-            fields = f.read().split()
+        if fd is None:
+            fd = fds[native_id] = _o.os_open(
+                f"/proc/self/task/{native_id}/schedstat", _o.O_RDONLY)
+        fields = _o.pread(fd, 256, 0).split()
         return int(fields[0]) / 1e9, int(fields[1]) / 1e9
     except (OSError, IndexError, ValueError):
         pass

@@ -336,7 +336,9 @@ def _after_fork():
         complete(vt, None, Cancelled("did not survive os.fork()"))
     rt.carriers = [c]
     rt.size = 1
-    rt.monitor = None           # its thread is gone: the child goes without
+    if rt.monitor is not None:  # its thread is gone: the child goes without
+        rt.monitor.close_files()
+        rt.monitor = None
     rt.injected.clear()
     c._multi = False
     c._sleeping = None
