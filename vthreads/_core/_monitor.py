@@ -188,20 +188,25 @@ class Monitor:
                None if site is None else (site.filename, site.lineno))
         now = _o.monotonic()
         with self._lock:
-            self.reports += 1
             last = self._recent.get(key)
-            if last is not None and now - last < REPEAT_AFTER:
-                return
-            self._recent[key] = now
-        who = "its hub" if vt is None else repr(vt)
-        how = ("looks CPU-bound (it kept using CPU between two samples)"
-               if busy else
-               "looks blocked in a call that does not park (it used "
-               "almost no CPU between two samples)")
-        log.warning("carrier %d has run %s for at least %.0f ms without "
-                    "coming back to its scheduler; it %s.\n%s", c.index,
-                    who, seconds * 1000, how,
-                    "".join(traceback.format_list(stack)).rstrip())
+            logged = last is None or now - last >= REPEAT_AFTER
+            if logged:
+                self._recent[key] = now
+        try:
+            if logged:
+                who = "its hub" if vt is None else repr(vt)
+                how = ("looks CPU-bound (it kept using CPU between two "
+                       "samples)" if busy else
+                       "looks blocked in a call that does not park (it "
+                       "used almost no CPU between two samples)")
+                log.warning("carrier %d has run %s for at least %.0f ms "
+                            "without coming back to its scheduler; it %s."
+                            "\n%s", c.index, who, seconds * 1000, how,
+                            "".join(traceback.format_list(stack)).rstrip())
+        finally:
+            # Counted once logged: whoever sees the count sees the record.
+            with self._lock:
+                self.reports += 1
 
 
 def _thread_clock(fds, native_id, ident):
