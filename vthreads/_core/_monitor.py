@@ -103,6 +103,9 @@ class Monitor:
         self._fds = {}              # the monitor thread's: see _thread_clock
 
     def start(self):
+        """After the carriers started (their native ids are known)."""
+        for c in self.carriers:
+            _thread_clock(self._fds, c.native_id, c.thread_id)
         self._thread = OwnThread(self._run, "vthreads-monitor")
         self._thread.start()
 
@@ -213,11 +216,12 @@ def _thread_clock(fds, native_id, ident):
     """(seconds on a CPU, seconds runnable but waiting for one) of an OS
     thread: Linux's schedstat, else its CPU clock and no wait; or None.
 
-    Each schedstat file is opened once and read again in place (``fds``:
-    native id -> fd): a monitor that opened a file 20 times a second would
-    keep reusing fd numbers that the program just closed, and code that
-    checks a closed fd with os.read (CPython's test_ssl does) would find
-    the monitor's file there instead of EBADF."""
+    Each schedstat file is opened once, when the monitor starts, and read
+    again in place (``fds``: native id -> fd): a monitor that opened a file
+    20 times a second would keep taking fd numbers the program just
+    closed -- code that checks that a closed fd is gone (CPython's
+    test_ssl does) would find the monitor's file there -- and the program
+    would see its count of open fds move under it."""
     fd = fds.get(native_id)
     try:
         if fd is None:
