@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+from typing import Callable
 
 import vthreads
 import vthreads.monkey
@@ -20,6 +21,7 @@ import vthreads.monkey
 def work(n: int, *, scale: int = 1) -> int:
     vthreads.sleep(0)
     vthreads.checkpoint()
+    vthreads.check_cancelled()
     return n * scale
 
 
@@ -97,8 +99,17 @@ def main() -> int:
     report: str = vthreads.dump(file=io.StringIO(), timeout=1.0)
     here: vthreads.VThread | None = vthreads.current()
     assert ready and report and here is not None
+    stats = vthreads.statistics()
+    live: int = sum(c.live for c in stats.carriers)
+    running: int = stats.vthreads.get("running", 0)
+    threshold: float = stats.monitor_threshold
+    assert len(stats.carriers) == 2 and live >= 1 and running >= 1
+    assert threshold == 0.5
     vthreads.excepthook(vthreads.ExceptHookArgs(ValueError("shown"), None))
     patched: bool = vthreads.monkey.is_patched("socket")
+    # Typed, not called: patching gRPC is for a whole program.
+    patch_grpc: Callable[[], None] = vthreads.monkey.patch_grpc
+    assert callable(patch_grpc)
     sleep_fn: object = vthreads.monkey.get_original("time", "sleep")
     assert not patched and callable(sleep_fn)
     return total + from_coroutine
@@ -107,12 +118,12 @@ def main() -> int:
 def run() -> int:
     """Run main() on a fresh two-carrier runtime, leaving none running."""
     assert vthreads.shutdown(timeout=10)
-    vthreads.configure(carriers=2)
+    vthreads.configure(carriers=2, monitor_threshold=0.5)
     try:
         result: int = vthreads.run(main)
     finally:
         assert vthreads.shutdown(timeout=10)
-        vthreads.configure(None)
+        vthreads.configure(None, monitor_threshold=None)
     return result
 
 

@@ -117,7 +117,7 @@ def helper_thread_count():
     return _pool.statistics()["threads"]
 
 
-def check_cancelled():
+def check_cancelled() -> None:
     """Raise Cancelled if whoever waits for this code was cancelled.
 
     In a ``to_thread`` job, that is the vthread or thread that called
