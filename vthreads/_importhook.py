@@ -22,14 +22,16 @@ a hook is popped before it runs, so it runs once.
 
 import importlib.abc
 import sys
+from typing import Any, Callable
 
 from . import _originals as _o
 
 _lock = _o.allocate_lock()
-_waiting = {}        # module name -> [functions to call once it is imported]
+# module name -> [functions to call once it is imported]
+_waiting: dict[str, list[Callable[[], object]]] = {}
 
 
-def when_imported(name, fn):
+def when_imported(name: str, fn: Callable[[], object]) -> None:
     """Call ``fn()`` once ``name`` is imported: now if it already is."""
     with _lock:
         _waiting.setdefault(name, []).append(fn)
@@ -42,7 +44,7 @@ def when_imported(name, fn):
         _run_hooks(name)
 
 
-def forget(name):
+def forget(name: str) -> None:
     """Drop the hooks still waiting for ``name`` (for tests)."""
     with _lock:
         _waiting.pop(name, None)

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from typing import Any
 
 monotonic = time.monotonic
 sleep = time.sleep
@@ -46,7 +47,7 @@ Condition = threading.Condition
 ThreadLocal = _thread._local
 # Runs before threading joins non-daemon threads at exit (concurrent.futures
 # uses the same hook).  Absent on very old Pythons; we require 3.11+.
-register_atexit = threading._register_atexit
+register_atexit = threading._register_atexit  # type: ignore[attr-defined]
 
 epoll = getattr(select, "epoll", None)
 EPOLLIN = getattr(select, "EPOLLIN", 0x001)
@@ -64,8 +65,9 @@ POLLERR = getattr(select, "POLLERR", 0x008)
 POLLHUP = getattr(select, "POLLHUP", 0x010)
 POLLNVAL = getattr(select, "POLLNVAL", 0x020)
 DefaultSelector = selectors.DefaultSelector
-PollSelector = getattr(selectors, "PollSelector", None)
-EpollSelector = getattr(selectors, "EpollSelector", None)
+# Any: a base class below when present (the type checker sees Linux).
+PollSelector: Any = getattr(selectors, "PollSelector", None)
+EpollSelector: Any = getattr(selectors, "EpollSelector", None)
 SelectSelector = selectors.SelectSelector
 
 eventfd = getattr(os, "eventfd", None)

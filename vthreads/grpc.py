@@ -38,6 +38,7 @@ vthread or thread makes a call.
 
 import time
 import types
+from typing import Any
 
 from grpc import _channel, _server
 from grpc._cython import cygrpc
@@ -47,7 +48,7 @@ import vthreads.monkey
 _MODULES = (cygrpc, _server)        # where grpc starts its loop threads
 _CALLABLES = (_channel._UnaryUnaryMultiCallable,
               _channel._StreamUnaryMultiCallable)
-_saved = []          # [(owner, name, original)], while patched
+_saved: list[tuple[Any, str, Any]] = []          # [(owner, name, original)], while patched
 
 
 class _OSThreading(types.ModuleType):

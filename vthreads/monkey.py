@@ -31,10 +31,16 @@ the tables, ``_saved`` and ``_integrated`` anyway.  An import hook runs in
 whichever thread imports the library.
 """
 
+from __future__ import annotations
+
 import importlib
 import importlib.machinery
 import sys
+import types
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from typing import Any
 
 from . import _importhook
 from . import _io
@@ -44,7 +50,7 @@ from ._core import sleep as _sleep
 
 _MISSING = object()
 
-TABLES = {
+TABLES: dict[str, dict[str, Any]] = {
     "socket": {
         "socket": _io.socket,
         "socketpair": _io.socketpair,
@@ -169,7 +175,7 @@ TABLES = {
 
 # Third-party library -> the vthreads module whose patch() makes it
 # cooperative (and unpatch() undoes).
-INTEGRATIONS = {
+INTEGRATIONS: dict[str, str] = {
     "psycopg": "vthreads.psycopg",
     "psycopg2": "vthreads.psycopg2",
     "grpc": "vthreads.grpc",
@@ -181,11 +187,11 @@ _NOT_BLOCKING = {"get_ident", "current_thread", "local", "enumerate",
                  "pidfd_send_signal", "pthread_kill", "pthread_getcpuclockid"}
 
 _lock = _o.allocate_lock()
-_saved = {}          # (module name, attribute) -> original, or _MISSING
-_integrated = {}     # library -> its integration module once applied, or None
+_saved: dict[tuple[str, str], tuple[Any, Any]] = {}  # (module name, attribute) -> original, or _MISSING
+_integrated: dict[str, types.ModuleType | None] = {}  # library -> its integration module once applied, or None
 
 
-def _resolve(mod, dotted):
+def _resolve(mod: object, dotted: str) -> tuple[Any, str]:
     """(object holding the attribute, attribute name) for "a.b.c"."""
     *path, attr = dotted.split(".")
     owner = mod
@@ -194,10 +200,10 @@ def _resolve(mod, dotted):
     return owner, attr
 
 
-_quiet = []      # non-empty while patch_all() defers its warnings
+_quiet: list[int] = []      # non-empty while patch_all() defers its warnings
 
 
-def _patch(table):
+def _patch(table: str) -> None:
     modname = table.split(" ", 1)[0]      # "socket (dns)" patches socket
     mod = importlib.import_module(modname)
     with _lock:
@@ -218,7 +224,7 @@ def _patch(table):
 _BASETYPE = 1 << 10          # Py_TPFLAGS_BASETYPE: the class can be subclassed
 
 
-def _only_called(original):
+def _only_called(original: object) -> bool:
     """Whether a module that holds ``original`` can only call it.  Not a
     class held elsewhere: mostly a base class or an isinstance() target,
     which patching does not need to reach -- unless it cannot be
@@ -236,10 +242,10 @@ def _only_called(original):
 # So a compiled module that was patched gets its tables again when it is
 # imported afresh; the first module's originals stay the ones in _saved.
 
-_fresh = {}      # compiled module name -> its tables, once patched
+_fresh: dict[str, list[str]] = {}      # compiled module name -> its tables, once patched
 
 
-def _compiled(loader):
+def _compiled(loader: object) -> bool:
     return loader is importlib.machinery.BuiltinImporter or \
         isinstance(loader, importlib.machinery.ExtensionFileLoader)
 
@@ -247,13 +253,14 @@ def _compiled(loader):
 class _FreshLoader:
     """Loads as ``loader`` does, then patches the new module."""
 
-    def __init__(self, loader, tables):
+    def __init__(self, loader: Any, tables: list[str]) -> None:
         self._loader, self._tables = loader, tables
 
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
+    def create_module(self, spec: ModuleSpec) -> types.ModuleType | None:
+        module: types.ModuleType | None = self._loader.create_module(spec)
+        return module
 
-    def exec_module(self, module):
+    def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)
         with _lock:
             for table in self._tables:
@@ -265,7 +272,8 @@ class _FreshLoader:
 class _FreshFinder:
     """On sys.meta_path while a compiled module is patched."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> ModuleSpec | None:
         with _lock:
             tables = _fresh.get(fullname)
         if tables is None:
@@ -273,10 +281,12 @@ class _FreshFinder:
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
-            spec = finder.find_spec(fullname, path, target)
+            spec: ModuleSpec | None = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if _compiled(spec.loader):
-                    spec.loader = _FreshLoader(spec.loader, list(tables))
+                    # a loader by its two methods, as importlib takes it
+                    spec.loader = _FreshLoader(  # type: ignore[assignment]
+                        spec.loader, list(tables))
                 return spec
         return None
 
@@ -284,7 +294,7 @@ class _FreshFinder:
 _FRESH = _FreshFinder()
 
 
-def _warn_early_users(modname):
+def _warn_early_users(modname: str) -> None:
     """Warn about modules that took a reference to an original before
     patching: they keep calling the blocking version."""
     originals = {id(v): (modname, n) for (m, n), (_, v) in _saved.items()
@@ -318,23 +328,23 @@ def _warn_early_users(modname):
             RuntimeWarning, stacklevel=3)
 
 
-def patch_socket():
+def patch_socket() -> None:
     """socket.socket and its constructors become cooperative."""
     _patch("socket")
 
 
-def patch_time():
+def patch_time() -> None:
     """time.sleep parks vthreads (and honours cancel scopes in threads)."""
     _patch("time")
 
 
-def patch_dns():
+def patch_dns() -> None:
     """getaddrinfo and friends run on the to_thread helpers: the system
     resolver and /etc/hosts keep working, and no carrier waits on DNS."""
     _patch("socket (dns)")
 
 
-def patch_subprocess():
+def patch_subprocess() -> None:
     """Popen.wait, communicate, run and check_output park: os.waitpid on a
     pidfd, os.read/os.write after readiness, communicate's selector.
     (wait(timeout=...) sleeps with time.sleep: patch_time() as well.)"""
@@ -342,7 +352,7 @@ def patch_subprocess():
     _patch("subprocess")
 
 
-def patch_threading(threads=True):
+def patch_threading(threads: bool = True) -> None:
     """threading's locks, events, conditions, semaphores and barriers
     become vthreads primitives; with ``threads=True`` (the default)
     threading.Thread and _thread.start_new_thread start vthreads, and
@@ -357,21 +367,22 @@ def patch_threading(threads=True):
         _patch("time (threads)")
 
 
-def patch_signal():
+def patch_signal() -> None:
     """signal.signal and signal.set_wakeup_fd work from the vthread that
     ``vthreads.run()`` (or ``python -m vthreads``) runs as the program's
     main code: the waiting main thread installs the handler."""
     _patch("signal")
 
 
-def patch_queue():
+def patch_queue() -> None:
     """queue's classes become vthreads queues (same API and exceptions),
     and so does the C SimpleQueue in _queue."""
     _patch("queue")
     _patch("_queue")
 
 
-def patch_all(threads=True, psycopg=True, psycopg2=True, grpc=True):
+def patch_all(threads: bool = True, psycopg: bool = True, psycopg2: bool = True,
+              grpc: bool = True) -> None:
     """Everything: socket, DNS, ssl, select/selectors, time, threading
     (with ``threads``), queue, subprocess and signal, and the third-party
     libraries (``psycopg``, ``psycopg2``, ``grpc``: pass False to leave one
@@ -400,7 +411,7 @@ def patch_all(threads=True, psycopg=True, psycopg2=True, grpc=True):
         patch_grpc()
 
 
-def _integrate(library):
+def _integrate(library: str) -> None:
     """Apply ``library``'s integration now if it is imported, otherwise
     right after its import."""
     with _lock:
@@ -410,7 +421,7 @@ def _integrate(library):
     _importhook.when_imported(library, lambda: _apply(library))
 
 
-def _apply(library):
+def _apply(library: str) -> None:
     with _lock:
         if library not in _integrated or _integrated[library] is not None:
             return           # unpatched meanwhile, or applied already
@@ -426,7 +437,7 @@ def _apply(library):
                       f"its waits block their carrier", RuntimeWarning)
 
 
-def patch_psycopg():
+def patch_psycopg() -> None:
     """psycopg 3 (either implementation; psycopg_pool with it): its waits
     park -- psycopg's own poll-based wait, through select, which this
     patches too -- and a vthread cancelled in a query cancels it in the
@@ -435,20 +446,20 @@ def patch_psycopg():
     _integrate("psycopg")
 
 
-def patch_psycopg2():
+def patch_psycopg2() -> None:
     """psycopg2: a wait callback that parks, and cancels the server's
     query when the vthread is cancelled.  See vthreads/psycopg2.py."""
     _integrate("psycopg2")
 
 
-def patch_grpc():
+def patch_grpc() -> None:
     """grpcio: its channel and server loops run in real OS threads, and
     blocking unary-response calls park; a vthread cancelled in a call
     cancels the RPC.  See vthreads/grpc.py."""
     _integrate("grpc")
 
 
-def patch_select():
+def patch_select() -> None:
     """select.select, select.poll, select.epoll and selectors' Default,
     Poll, Epoll and SelectSelector park (and socketserver's own reference
     to PollSelector)."""
@@ -457,12 +468,12 @@ def patch_select():
     _patch("socketserver")
 
 
-def patch_ssl():
+def patch_ssl() -> None:
     """ssl's sockets become cooperative, for new and existing contexts."""
     _patch("ssl")
 
 
-def get_original(module, name):
+def get_original(module: str, name: str) -> Any:
     """The interpreter's own ``module.name``, patched or not.
 
     As gevent's ``get_original``: the module is imported if need be, so a
@@ -500,14 +511,14 @@ def get_original(module, name):
                              f"attribute {name!r}", name=name, obj=mod) from None
 
 
-def is_patched(module):
+def is_patched(module: str) -> bool:
     """True once ``module`` was patched; for a library in INTEGRATIONS,
     once its patch function ran, whether the library is imported yet."""
     with _lock:
         return module in _integrated or any(m == module for m, _ in _saved)
 
 
-def unpatch_all():
+def unpatch_all() -> None:
     """Put every original back (for tests)."""
     with _lock:
         saved = dict(_saved)

@@ -42,6 +42,7 @@ import functools
 import importlib
 import selectors
 import sys
+from typing import Any
 
 import psycopg
 from psycopg import pq, waiting
@@ -55,7 +56,7 @@ CANCEL_TIMEOUT = 5.0
 _INTERVAL = 0.1         # psycopg's own wake-up interval while waiting
 
 _ACTIVE = pq.TransactionStatus.ACTIVE
-_originals = {}         # (owner, name) -> value, while patched
+_originals: dict[tuple[Any, str], Any] = {}         # (owner, name) -> value, while patched
 
 
 def _cancel_query(conn, gen):

@@ -25,6 +25,8 @@ Threads: the callback is process-wide; it runs in whatever thread or
 vthread uses a connection, and touches only that connection.
 """
 
+from typing import Any
+
 import psycopg2
 from psycopg2 import extensions
 
@@ -32,7 +34,7 @@ import vthreads
 
 _WAITS = {extensions.POLL_READ: vthreads.wait_readable,
           extensions.POLL_WRITE: vthreads.wait_writable}
-_patched = []            # [the callback psycopg2 had], while patched
+_patched: list[Any] = []            # [the callback psycopg2 had], while patched
 
 
 def _poll(conn):

@@ -41,7 +41,12 @@ Threads and guards:
   which was written before the canceller took the locks.
 """
 
+from __future__ import annotations
+
 import math
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
 
 from .. import _originals as _o
 from ._errors import Cancelled
@@ -127,7 +132,7 @@ def close_group(group):
         task._groups = tuple(g for g in task._groups if g is not group)
 
 
-def current_effective_deadline():
+def current_effective_deadline() -> float:
     """The deadline that applies to the current task (math.inf if none).
 
     The nearest deadline of the cancel scopes around the caller, up to the
@@ -150,14 +155,15 @@ class CancelScope:
     __slots__ = ("_deadline", "_shield", "_cancel_called", "cancelled_caught",
                  "_task", "_outer", "_depth", "_exited")
 
-    def __init__(self, deadline=None, shield=False):
+    def __init__(self, deadline: float | None = None,
+                 shield: bool = False) -> None:
         self._deadline = _check_deadline(deadline)
         self._shield = bool(shield)
         self._cancel_called = False
         self.cancelled_caught = False
         """True if the scope caught the Cancelled that its own cancellation raised."""
-        self._task = None
-        self._outer = None
+        self._task: Any = None          # the task that entered it
+        self._outer: CancelScope | None = None
         self._depth = 0        # how many scopes enclose it, itself included
         self._exited = False
 
@@ -169,7 +175,7 @@ class CancelScope:
         sh = " shield" if self._shield else ""
         return f"<CancelScope {state}{dl}{sh}>"
 
-    def __enter__(self):
+    def __enter__(self) -> CancelScope:
         if self._task is not None:
             raise RuntimeError("a CancelScope can be entered only once")
         task = current_task()
@@ -180,7 +186,9 @@ class CancelScope:
         task._scope = self
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         task = self._task
         if task._scope is not self:
             raise RuntimeError(
@@ -196,7 +204,7 @@ class CancelScope:
                 return True
         return False
 
-    def cancel(self):
+    def cancel(self) -> None:
         """Cancel everything inside this scope.  Any thread; idempotent."""
         if self._cancel_called:
             return
@@ -204,27 +212,27 @@ class CancelScope:
         self._poke()
 
     @property
-    def cancel_called(self):
+    def cancel_called(self) -> bool:
         """True once ``cancel()`` was called, or the deadline was seen to pass."""
         return self._cancel_called
 
     @property
-    def deadline(self):
+    def deadline(self) -> float:
         """The deadline in monotonic seconds (math.inf: none); settable, from any thread."""
         return math.inf if self._deadline is None else self._deadline
 
     @deadline.setter
-    def deadline(self, value):
+    def deadline(self, value: float | None) -> None:
         self._deadline = _check_deadline(value)
         self._poke()
 
     @property
-    def shield(self):
+    def shield(self) -> bool:
         """True if the scope hides outer cancellations; settable."""
         return self._shield
 
     @shield.setter
-    def shield(self, value):
+    def shield(self, value: bool) -> None:
         self._shield = bool(value)
         self._poke()
 
@@ -265,12 +273,12 @@ def check_seconds(seconds, what="timeout"):
     return seconds
 
 
-def move_on_at(deadline, *, shield=False):
+def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled at ``deadline`` (monotonic seconds); the block is simply left."""
     return CancelScope(deadline=deadline, shield=shield)
 
 
-def move_on_after(seconds, *, shield=False):
+def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled ``seconds`` from now; the block is simply left."""
     return CancelScope(deadline=_o.monotonic() + check_seconds(seconds),
                        shield=shield)
@@ -281,27 +289,31 @@ class _FailScope:
 
     __slots__ = ("_scope",)
 
-    def __init__(self, scope):
+    def __init__(self, scope: CancelScope) -> None:
         self._scope = scope
 
     def __repr__(self):
         return f"<fail_after {self._scope!r}>"
 
-    def __enter__(self):
+    def __enter__(self) -> CancelScope:
         return self._scope.__enter__()
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         swallowed = self._scope.__exit__(exc_type, exc, tb)
         if swallowed and self._scope.cancelled_caught:
             raise TimeoutError("deadline exceeded") from None
         return swallowed
 
 
-def fail_at(deadline, *, shield=False):
+def fail_at(deadline: float, *,
+            shield: bool = False) -> AbstractContextManager[CancelScope]:
     """A scope cancelled at ``deadline`` (monotonic seconds); the block raises TimeoutError."""
     return _FailScope(CancelScope(deadline=deadline, shield=shield))
 
 
-def fail_after(seconds, *, shield=False):
+def fail_after(seconds: float, *,
+               shield: bool = False) -> AbstractContextManager[CancelScope]:
     """A scope cancelled ``seconds`` from now; the block raises TimeoutError."""
     return _FailScope(move_on_after(seconds, shield=shield))

@@ -15,9 +15,12 @@ Threads: ``dump`` runs in any thread; ``_answer`` on each other carrier.
 An answer is a one-shot completion (``_completion``: its stripe lock).
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import traceback
+from typing import IO, Literal
 from functools import partial
 
 from .. import _originals as _o
@@ -92,7 +95,8 @@ def _wait(carrier, answer, deadline):
         return answer._result if answer._done else TIMEOUT
 
 
-def dump(file=None, timeout=1.0):
+def dump(file: IO[str] | Literal[False] | None = None,
+         timeout: float | None = 1.0) -> str:
     """Describe every live vthread of the runtime, carrier by carrier.
 
     Returns the report and also writes it to ``file`` (default stderr;

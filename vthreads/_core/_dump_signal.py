@@ -47,7 +47,7 @@ def _write(path):
         sys.stderr.flush()
 
 
-def install_from_env():
+def install_from_env() -> None:
     """Install the dump handler if VTHREADS_DUMP_SIGNAL names a signal;
     ValueError if it names none."""
     text = os.environ.get("VTHREADS_DUMP_SIGNAL")

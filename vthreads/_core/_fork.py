@@ -20,11 +20,13 @@ the old runtime is dropped and the next spawn starts a fresh one.
 Threads: the hooks run in the child's only thread, before anything else.
 """
 
+from typing import Callable
+
 from .. import _originals as _o
 
 __all__ = ["on_child"]
 
-_hooks = []
+_hooks: list[Callable[[], object]] = []
 
 
 def on_child(fn):

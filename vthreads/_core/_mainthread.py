@@ -37,6 +37,7 @@ its ticket, so an end is either seen there or fires that ticket.
 import os
 import sys
 from collections import deque
+from typing import Any
 
 from .. import _originals as _o
 from .._poller import READ
@@ -50,7 +51,7 @@ from ._threadtask import on_thread_end, thread_task
 __all__ = ["call_in_main", "serve"]
 
 _lock = _o.allocate_lock()
-_calls = deque()        # [fn, args, reply ticket, result, exc, taken]
+_calls: deque[list[Any]] = deque()        # [fn, args, reply ticket, result, exc, taken]
 _ticket = [None]        # the main thread's current park, while it serves
 _serving = [False]
 _served = [None]        # the vthread serve() waits for

@@ -6,7 +6,10 @@ honouring cancel scopes in both.
 Threads: any caller thread.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .. import _originals as _o
 from .._poller import READ, WRITE, as_fd
@@ -17,11 +20,17 @@ from ._runtime import get_runtime, new_claim
 from ._switch import getcurrent
 from ._threadtask import current_task, thread_task
 
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
+    from ._vthread import VThread
+
 __all__ = ["spawn", "run", "current", "sleep", "checkpoint",
            "wait_readable", "wait_writable"]
 
+_T = TypeVar("_T")
 
-def current():
+
+def current() -> VThread | None:
     """The running VThread, or None in a plain OS thread."""
     vt = getattr(getcurrent(), "vt", None)
     if vt is None:
@@ -31,7 +40,8 @@ def current():
     return vt
 
 
-def spawn(fn, *args, name=None, **kwargs):
+def spawn(fn: Callable[..., object], *args: Any, name: object = None,
+          **kwargs: Any) -> VThread:
     """Start ``fn(*args, **kwargs)`` in a new vthread and return its handle.
 
     ``name`` names it (default ``VThread-<ident>``).  Starts the runtime if
@@ -51,7 +61,7 @@ def spawn(fn, *args, name=None, **kwargs):
         # The runtime began shutting down under us: the next one takes it.
 
 
-def run(main, *args, carriers=None):
+def run(main: Callable[..., _T], *args: Any, carriers: int | None = None) -> _T:
     """Run ``main(*args)`` in a vthread, wait, and return its result.
 
     Starts the runtime if needed (with ``carriers`` if given) and leaves it
@@ -79,7 +89,7 @@ def run(main, *args, carriers=None):
     return vt.result()
 
 
-def sleep(seconds):
+def sleep(seconds: float) -> None:
     """Park for ``seconds``.  ``sleep(0)`` is a checkpoint that yields.
 
     In an OS thread it blocks that thread.  Raises Cancelled if a cancel
@@ -93,7 +103,7 @@ def sleep(seconds):
     block("SLEEP", None, None, None, deadline)
 
 
-def checkpoint():
+def checkpoint() -> None:
     """Raise Cancelled if the current task is cancelled; in a vthread, also
     let the other ready vthreads run."""
     task = current_task()
@@ -110,7 +120,7 @@ def _wait_fd(fd, events, reason, timeout):
         raise TimeoutError(f"fd {fd} was not ready in time")
 
 
-def wait_readable(fd, timeout=None):
+def wait_readable(fd: FileDescriptorLike, timeout: float | None = None) -> None:
     """Park until ``fd`` (an int or an object with fileno()) is readable.
 
     Raises TimeoutError after ``timeout`` seconds, Cancelled if cancelled
@@ -119,6 +129,6 @@ def wait_readable(fd, timeout=None):
     _wait_fd(fd, READ, "FD_READABLE", timeout)
 
 
-def wait_writable(fd, timeout=None):
+def wait_writable(fd: FileDescriptorLike, timeout: float | None = None) -> None:
     """Park until ``fd`` is writable.  Raises TimeoutError after ``timeout``."""
     _wait_fd(fd, WRITE, "FD_WRITABLE", timeout)

@@ -28,9 +28,13 @@ Shutdown, in order:
      in a busy loop) is a daemon thread, so it cannot hold up exit.
 """
 
+from __future__ import annotations
+
 import contextvars
+import enum
 import os
 from collections import deque
+from typing import Any, Callable, Final
 
 from .. import _originals as _o
 from ._cancel import check_number, check_seconds
@@ -233,10 +237,19 @@ def get_runtime(carriers=None):
         return rt
 
 
-_KEEP = object()
+class _Keep(enum.Enum):
+    """The type of ``_KEEP``, configure()'s "an argument left out"."""
+    KEEP = "KEEP"
+
+    def __repr__(self) -> str:
+        return "_KEEP"
 
 
-def configure(carriers=_KEEP, *, monitor_threshold=_KEEP):
+_KEEP: Final = _Keep.KEEP
+
+
+def configure(carriers: int | None | _Keep = _KEEP, *,
+              monitor_threshold: float | None | _Keep = _KEEP) -> None:
     """Settings for the next runtime start; an argument left out keeps its
     setting, None restores the default.
 
@@ -264,7 +277,7 @@ def configure(carriers=_KEEP, *, monitor_threshold=_KEEP):
             _configured_threshold = monitor_threshold
 
 
-def shutdown(timeout=None):
+def shutdown(timeout: float | None = None) -> bool:
     """Cancel the remaining vthreads and stop the carriers.
 
     Returns True if every carrier stopped within ``timeout``.  The next
@@ -368,12 +381,12 @@ class _Nowhere:
 
 
 _NOWHERE = _Nowhere()
-_frozen = []
+_frozen: list[Any] = []
 
 
 on_child(_after_fork)
 
-_exit_hooks = []
+_exit_hooks: list[Callable[[], object]] = []
 
 
 def add_exit_hook(fn):

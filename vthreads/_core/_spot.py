@@ -33,6 +33,7 @@ new owner's first park return early, which every caller tolerates.
 """
 
 import weakref
+from typing import Any
 
 from .. import _originals as _o
 from ._spin import MULTI_CPU
@@ -52,8 +53,8 @@ BLIND_NS = 5_000        # or this long, if the waker has no spot to watch
                         # epoll_wait; measured best of 5, 10 and 20 us)
 
 _local = _o.ThreadLocal()
-_keep = []      # every spot ever made: never freed (see the header)
-_free = []      # spots whose owner is gone
+_keep: list[Any] = []      # every spot ever made: never freed (see the header)
+_free: list[Any] = []      # spots whose owner is gone
 
 
 class _Holder:

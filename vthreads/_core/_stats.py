@@ -12,6 +12,8 @@ the GIL, or the set's own lock on free-threaded builds) before their
 vthreads are counted.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -38,8 +40,8 @@ class CarrierStatistics:
 
 @dataclass(frozen=True)
 class Statistics:
-    carriers: tuple = ()        # CarrierStatistics, one per carrier
-    vthreads: MappingProxyType = field(
+    carriers: tuple[CarrierStatistics, ...] = ()     # one per carrier
+    vthreads: MappingProxyType[str, int] = field(
         default_factory=lambda: MappingProxyType({}))   # state -> count
     injected: int = 0           # spawned from outside, not yet taken
     switches: int = 0
@@ -53,7 +55,7 @@ class Statistics:
     helper_jobs_queued: int = 0
 
 
-def statistics():
+def statistics() -> Statistics:
     """A ``Statistics`` snapshot of the running runtime (all zeros when
     none runs)."""
     pool = _pool.statistics()
@@ -70,7 +72,8 @@ def statistics():
             stalled = dict(monitor.stalled)
             reports = monitor.reports
     now = _o.monotonic()
-    per, states = [], {}
+    per: list[CarrierStatistics] = []
+    states: dict[str, int] = {}
     for c in rt.carriers:
         live = list(c.live)
         for vt in live:

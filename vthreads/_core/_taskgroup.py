@@ -14,6 +14,11 @@ finish on any carrier and call ``_child_done`` there; ``_lock`` guards
 ``_children``, ``_errors`` and the "all done" waiters.
 """
 
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable
+
 from .. import _originals as _o
 from ._block import block
 from ._cancel import CancelScope, check, close_group, open_group
@@ -21,6 +26,9 @@ from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
 from ._runtime import get_runtime
 from ._threadtask import current_task
+
+if TYPE_CHECKING:
+    from ._vthread import VThread
 
 
 class TaskGroup:
@@ -37,11 +45,11 @@ class TaskGroup:
     __slots__ = ("_scope", "_lock", "_children", "_errors", "_entered",
                  "_closed", "_done", "_waiters", "_result", "_exc")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._scope = CancelScope()
         self._lock = _o.allocate_lock()
-        self._children = set()
-        self._errors = []
+        self._children: set[VThread] = set()
+        self._errors: list[BaseException] = []
         self._entered = False
         self._closed = False
         self._done = False       # "no children left" -- see _completion
@@ -52,11 +60,11 @@ class TaskGroup:
         return f"<TaskGroup children={len(self._children)} errors={len(self._errors)}>"
 
     @property
-    def cancel_scope(self):
+    def cancel_scope(self) -> CancelScope:
         """The group's CancelScope: ``cancel()`` stops the body and every child."""
         return self._scope
 
-    def __enter__(self):
+    def __enter__(self) -> TaskGroup:
         if self._entered:
             raise RuntimeError("a TaskGroup can be entered only once")
         self._entered = True
@@ -64,7 +72,8 @@ class TaskGroup:
         open_group(self)
         return self
 
-    def spawn(self, fn, *args, name=None, **kwargs):
+    def spawn(self, fn: Callable[..., object], *args: Any, name: object = None,
+              **kwargs: Any) -> VThread:
         """Start a child vthread that the group waits for."""
         if not callable(fn):
             raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
@@ -131,7 +140,9 @@ class TaskGroup:
     def _remove_waiter(self, ticket):
         remove_waiter(self, ticket)
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         scope = self._scope
         failed = cancelled = None
         if exc_type is not None:

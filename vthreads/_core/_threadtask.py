@@ -32,6 +32,7 @@ Guards:
 """
 
 import sys
+from typing import Any
 
 from .. import _originals as _o
 from .._poller import READ
@@ -49,7 +50,7 @@ _POLL_MS_MAX = 2**31 - 1
 
 _local = _o.ThreadLocal()
 _SPOT = "spot"      # ticket.lock of a park on the thread's spot
-_at_end = []        # run as a thread's task goes (see on_thread_end)
+_at_end: list[Any] = []        # run as a thread's task goes (see on_thread_end)
 
 
 def on_thread_end(fn):

@@ -12,8 +12,11 @@ counts; ``_cond`` (a real Condition on that lock) wakes idle helpers.  A
 job's ``_done`` / ``_waiters`` / result fields follow _completion.
 """
 
+from __future__ import annotations
+
 import contextvars
 import os
+from typing import Callable, ParamSpec, TypeVar
 
 from .. import _originals as _o
 from ._block import block
@@ -114,7 +117,7 @@ def helper_thread_count():
     return _pool.statistics()["threads"]
 
 
-def check_cancelled():
+def check_cancelled() -> None:
     """Raise Cancelled if whoever waits for this code was cancelled.
 
     In a ``to_thread`` job, that is the vthread or thread that called
@@ -132,7 +135,11 @@ def check_cancelled():
     _check_cancel(current_task())
 
 
-def to_thread(fn, *args, **kwargs):
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def to_thread(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run ``fn(*args, **kwargs)`` on a helper OS thread; park until done.
 
     Returns its result or raises its exception.  Works from vthreads and

@@ -22,8 +22,11 @@ Threads and guards:
   ticket, so every park gets exactly one resume.
 """
 
+from __future__ import annotations
+
 import sys
 import traceback
+from typing import Any
 
 from .. import _originals as _o
 from ._block import block, timeout_to_deadline, TIMEOUT
@@ -37,7 +40,7 @@ from ._ticket import INTERRUPT, Ticket
 NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
 
 _ids_lock = _o.allocate_lock()
-on_child(_ids_lock._at_fork_reinit)
+on_child(_ids_lock._at_fork_reinit)  # type: ignore[attr-defined]
 _next_block = [1]
 _id_local = _o.ThreadLocal()
 
@@ -74,7 +77,8 @@ class VThread:
                  "_done", "_waiters", "_result", "_exc", "_retrieved", "_group",
                  "_pending", "__weakref__")
 
-    def __init__(self, fn, args, kwargs, name, ctx, group=None):
+    def __init__(self, fn: Any, args: Any, kwargs: Any, name: str | None, ctx: Any,
+                 group: Any = None) -> None:
         self._fn = fn
         self._args = args
         self._kwargs = kwargs
@@ -104,24 +108,24 @@ class VThread:
     # --- public API -------------------------------------------------------
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The vthread's name (``VThread-<ident>`` unless given); settable."""
         n = self._name
         return f"VThread-{self.ident}" if n is None else n
 
     @name.setter
-    def name(self, value):
+    def name(self, value: object) -> None:
         self._name = str(value)
 
-    def done(self):
+    def done(self) -> bool:
         """True once the vthread has finished, with any outcome."""
         return self._done
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
         """True if the vthread has finished with Cancelled."""
         return self._done and isinstance(self._exc, Cancelled)
 
-    def cancel(self):
+    def cancel(self) -> bool:
         """Ask the vthread to stop: ``Cancelled`` is raised at its next park.
 
         A vthread that has not started never runs.  Returns False if it had
@@ -156,7 +160,7 @@ class VThread:
             exc, self._pending = self._pending, None
         return exc
 
-    def join(self, timeout=None):
+    def join(self, timeout: float | None = None) -> bool:
         """Wait until the vthread finishes; False if ``timeout`` passed first."""
         deadline = timeout_to_deadline(timeout)
         if self._done:
@@ -168,7 +172,7 @@ class VThread:
             return self._done
         return True
 
-    def result(self, timeout=None):
+    def result(self, timeout: float | None = None) -> Any:
         """The return value; re-raises the vthread's exception (its
         Cancelled if it was cancelled).  TimeoutError if not done within
         ``timeout``."""
@@ -180,7 +184,7 @@ class VThread:
             raise exc
         return self._result
 
-    def exception(self, timeout=None):
+    def exception(self, timeout: float | None = None) -> BaseException | None:
         """The exception the vthread ended with, or None if it returned.
         A cancelled vthread's Cancelled is returned, not raised.
         TimeoutError if not done within ``timeout``."""
@@ -374,7 +378,7 @@ class ExceptHookArgs:
 
     __slots__ = ("exc_type", "exc_value", "exc_traceback", "vthread")
 
-    def __init__(self, exc, vt):
+    def __init__(self, exc: BaseException, vt: VThread | None) -> None:
         if not isinstance(exc, BaseException):
             raise TypeError(f"ExceptHookArgs needs an exception, not "
                             f"{type(exc).__name__}")
@@ -391,7 +395,7 @@ class ExceptHookArgs:
         """The VThread it ended, or None."""
 
 
-def default_excepthook(args):
+def default_excepthook(args: ExceptHookArgs) -> None:
     """Print the traceback of an exception nobody retrieved, like threading."""
     if not isinstance(args, ExceptHookArgs):
         # threading.excepthook's own words

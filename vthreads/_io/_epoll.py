@@ -153,4 +153,4 @@ class epoll:
 
 
 if _o.epoll is None:        # not Linux: select has no epoll to patch
-    epoll = None
+    epoll = None  # type: ignore[misc, assignment]

@@ -9,19 +9,26 @@ Threads: any.  ``_lock`` guards ``_shutdown`` and ``_running`` (each
 task's vthread -> its future).
 """
 
+from __future__ import annotations
+
 import concurrent.futures as _cf
+from typing import Any, Callable, ParamSpec, TypeVar
 
 from .. import _originals as _o
 from .._core import current, spawn
 from .._sync import Condition, Semaphore
 
 
-class Future(_cf.Future):
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class Future(_cf.Future[_T]):
     """A concurrent.futures.Future whose waits park vthreads."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self._condition = Condition()
+        self._condition = Condition()  # type: ignore[assignment]
 
 
 class VThreadPoolExecutor(_cf.Executor):
@@ -31,24 +38,26 @@ class VThreadPoolExecutor(_cf.Executor):
     default is no bound.  Its futures' ``result()`` parks a vthread and
     blocks an OS thread.  Any thread may submit.
     """
-    def __init__(self, max_workers=None, thread_name_prefix=""):
+    def __init__(self, max_workers: int | None = None,
+                 thread_name_prefix: str = "") -> None:
         if max_workers is not None and max_workers <= 0:
             raise ValueError("max_workers must be greater than 0")
         self._sem = None if max_workers is None else Semaphore(max_workers)
         self._prefix = thread_name_prefix or "VThreadPoolExecutor"
         self._lock = _o.allocate_lock()
         self._shutdown = False
-        self._running = {}
+        self._running: dict[Any, Future[Any]] = {}
         self._count = 0
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args,
+               **kwargs: _P.kwargs) -> Future[_T]:
         """Start ``fn(*args, **kwargs)`` in a vthread; return its Future."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._count += 1
             name = f"{self._prefix}_{self._count}"
-            f = Future()
+            f: Future[_T] = Future()
             vt = spawn(self._work, f, fn, args, kwargs, name=name)
             self._running[vt] = f
         return f
@@ -73,7 +82,7 @@ class VThreadPoolExecutor(_cf.Executor):
             with self._lock:
                 self._running.pop(current(), None)
 
-    def shutdown(self, wait=True, *, cancel_futures=False):
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse new tasks; with ``wait``, wait for the running ones.
 
         ``cancel_futures`` cancels the futures that have not started yet.

@@ -198,5 +198,5 @@ if epoll is not None:
     # fd raises EBADF where a poll selector would report it ready.
     DefaultSelector = EpollSelector
 else:
-    EpollSelector = None
-    DefaultSelector = PollSelector
+    EpollSelector = None  # type: ignore[misc, assignment]
+    DefaultSelector = PollSelector  # type: ignore[misc]

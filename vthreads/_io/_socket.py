@@ -400,7 +400,7 @@ def create_server(address, *, family=_std.AF_INET, backlog=None,
     return socket(s.family, s.type, s.proto, s.detach())
 
 
-_GLOBAL_DEFAULT_TIMEOUT = _std._GLOBAL_DEFAULT_TIMEOUT
+_GLOBAL_DEFAULT_TIMEOUT = _std._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 
 
 def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT,

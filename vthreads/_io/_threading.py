@@ -30,6 +30,7 @@ import signal as _std_signal
 import sys as _sys
 import threading as _std_threading
 import weakref
+from typing import Any
 
 from .. import _originals as _o
 from .._core import (Cancelled, OwnThread, current as _current_vthread,
@@ -38,10 +39,12 @@ from .._core._mainthread import call_in_main, main_ident, served
 from .._core._runtime import add_exit_hook
 
 _lock = _o.allocate_lock()
-on_child(_lock._at_fork_reinit)
-_by_vthread = weakref.WeakKeyDictionary()     # VThread -> Thread
-_by_ident = weakref.WeakValueDictionary()     # vthread ident -> VThread
-_non_daemon = set()
+on_child(_lock._at_fork_reinit)  # type: ignore[attr-defined]
+# VThread -> Thread
+_by_vthread: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# vthread ident -> VThread
+_by_ident: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_non_daemon: set[Any] = set()
 _orig_current_thread = _std_threading.current_thread
 _orig_excepthook = _std_threading.excepthook
 _started = [0]      # running vthreads from Thread.start or start_new_thread

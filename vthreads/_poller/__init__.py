@@ -51,6 +51,6 @@ from .._originals import epoll as _have_epoll
 if _have_epoll is not None:
     from ._epoll import EpollBackend as Backend
 else:  # pragma: no cover - exercised by tests through SelectorsBackend
-    from ._selectors import SelectorsBackend as Backend
+    from ._selectors import SelectorsBackend as Backend  # type: ignore[assignment]
 
 __all__ = ["Backend", "READ", "WRITE", "as_fd"]

@@ -25,7 +25,10 @@ Threads: ``_AsyncWaiter._resume`` from any thread; the rest on the loop's
 thread.  ``_private_loop`` state is guarded by ``_loop_lock``.
 """
 
+from __future__ import annotations
+
 import asyncio
+from typing import Any, Coroutine, TypeVar
 
 from .. import _originals as _o
 from .._core import (INTERRUPT, TIMEOUT, Cancelled, OwnThread, Ticket,
@@ -115,7 +118,10 @@ def current_owner():
     return current_task()
 
 
-async def join_async(vt, timeout=None):
+_T = TypeVar("_T")
+
+
+async def join_async(vt: VThread, timeout: float | None = None) -> bool:
     """Await a vthread from any asyncio loop; True once it has finished."""
     if not isinstance(vt, VThread):
         raise TypeError(f"join_async() needs a VThread, not {type(vt).__name__}")
@@ -159,7 +165,8 @@ def _private_loop():
         return _loop
 
 
-def run_coroutine(coro, loop=None):
+def run_coroutine(coro: Coroutine[Any, Any, _T],
+                  loop: asyncio.AbstractEventLoop | None = None) -> _T:
     """Run ``coro`` on ``loop`` (default: one private loop thread) and park
     until it finishes; return its result or raise its exception.  Cancelling
     the caller cancels the coroutine."""

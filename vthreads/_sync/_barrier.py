@@ -8,8 +8,11 @@ Guard: ``_mutex`` guards the current generation, the count, ``_broken``,
 every ``_Gen``'s flags and the wait queue.  Threads: any.
 """
 
+from __future__ import annotations
+
 import operator
 import threading
+from typing import Callable
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, check_number
@@ -36,7 +39,8 @@ class Barrier:
     for ``wait``.  A waiter that times out or is cancelled breaks the barrier:
     the others get BrokenBarrierError.  Any task.
     """
-    def __init__(self, parties, action=None, timeout=None):
+    def __init__(self, parties: int, action: Callable[[], object] | None = None,
+                 timeout: float | None = None) -> None:
         # A count that is not an integer would never be reached: a hang.
         parties = operator.index(parties)
         if parties < 1:
@@ -59,21 +63,21 @@ class Barrier:
                 f"waiters={self._count}/{self._parties}>")
 
     @property
-    def parties(self):
+    def parties(self) -> int:
         """How many tasks must arrive for the barrier to open."""
         return self._parties
 
     @property
-    def n_waiting(self):
+    def n_waiting(self) -> int:
         """How many tasks wait at the barrier now."""
         return self._count
 
     @property
-    def broken(self):
+    def broken(self) -> bool:
         """True once the barrier is broken, until ``reset()``."""
         return self._broken
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> int:
         """Wait for the other parties; return an index, 0 to ``parties - 1``, unique per wait.
 
         BrokenBarrierError if the barrier breaks or ``timeout`` passes (which
@@ -94,7 +98,7 @@ class Barrier:
             raise
         return self._outcome(gen, index, value)
 
-    async def wait_async(self, timeout=None):
+    async def wait_async(self, timeout: float | None = None) -> int:
         """``wait`` for coroutines, on any asyncio loop."""
         if timeout is None:
             timeout = self._timeout
@@ -169,14 +173,14 @@ class Barrier:
                 self._broken = True
                 self._waiters.wake_all(True)
 
-    def abort(self):
+    def abort(self) -> None:
         """Put the barrier into the broken state; waiters get BrokenBarrierError."""
         with self._mutex:
             self._gen.broken = True
             self._broken = True
             self._waiters.wake_all(True)
 
-    def reset(self):
+    def reset(self) -> None:
         """Back to empty; current waiters get BrokenBarrierError."""
         with self._mutex:
             self._gen.broken = True

@@ -17,7 +17,10 @@ Guard: each channel's ``_mutex`` guards its buffer, its two wait queues and
 mutex, one at a time, never holding two.  Threads: any.
 """
 
+from __future__ import annotations
+
 from collections import deque
+from typing import Any, AsyncIterator, Iterator
 
 from .. import _originals as _o
 from .._core import INTERRUPT, TIMEOUT, block, timeout_to_deadline
@@ -42,7 +45,7 @@ class Channel:
     ChannelClosed (iteration ends).  A cancelled send never delivers, a
     cancelled recv never consumes.  Any task; ``*_async`` for coroutines.
     """
-    def __init__(self, capacity=0):
+    def __init__(self, capacity: int = 0) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int):
             raise TypeError("capacity must be an int")
         if capacity < 0:
@@ -50,7 +53,7 @@ class Channel:
         self.capacity = capacity
         """How many values the buffer holds; 0: unbuffered."""
         self._mutex = _o.allocate_lock()
-        self._buf = deque()
+        self._buf: deque[Any] = deque()
         self._recvq = WaitQueue()     # (ticket, case index)
         self._sendq = WaitQueue()     # (ticket, (case index, value))
         self._closed = False
@@ -60,15 +63,15 @@ class Channel:
         return (f"<vthreads.Channel {state} {len(self._buf)}/{self.capacity} "
                 f"receivers={len(self._recvq)} senders={len(self._sendq)}>")
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._buf)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._closed
 
-    def close(self):
+    def close(self) -> None:
         """No more sends.  Parked senders get ChannelClosed; parked receivers
         get ChannelClosed once nothing is left.  Idempotent."""
         with self._mutex:
@@ -118,7 +121,7 @@ class Channel:
 
     # --- public API ---------------------------------------------------------
 
-    def send(self, value, timeout=None):
+    def send(self, value: Any, timeout: float | None = None) -> None:
         """Send ``value``; wait until a receiver or the buffer takes it.
 
         TimeoutError after ``timeout`` seconds; ChannelClosed if the channel is
@@ -126,7 +129,7 @@ class Channel:
         """
         select(self.send_case(value), timeout=timeout)
 
-    def recv(self, timeout=None):
+    def recv(self, timeout: float | None = None) -> Any:
         """Receive the next value; wait for one.
 
         TimeoutError after ``timeout`` seconds; ChannelClosed once the channel
@@ -134,15 +137,15 @@ class Channel:
         """
         return select(self.recv_case(), timeout=timeout)[1]
 
-    async def send_async(self, value, timeout=None):
+    async def send_async(self, value: Any, timeout: float | None = None) -> None:
         """``send`` for coroutines, on any asyncio loop."""
         await select_async(self.send_case(value), timeout=timeout)
 
-    async def recv_async(self, timeout=None):
+    async def recv_async(self, timeout: float | None = None) -> Any:
         """``recv`` for coroutines, on any asyncio loop."""
         return (await select_async(self.recv_case(), timeout=timeout))[1]
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncIterator[Any]:
         return self._aiter()
 
     async def _aiter(self):
@@ -152,7 +155,7 @@ class Channel:
             except ChannelClosed:
                 return
 
-    def send_nowait(self, value):
+    def send_nowait(self, value: Any) -> None:
         """Send without parking; raises BlockingIOError if nobody can take it."""
         with self._mutex:
             if self._closed:
@@ -161,7 +164,7 @@ class Channel:
                 return
         raise BlockingIOError("channel full and no receiver waiting")
 
-    def recv_nowait(self):
+    def recv_nowait(self) -> Any:
         """Receive without parking; BlockingIOError if nothing is ready."""
         with self._mutex:
             got = self._try_recv()
@@ -171,18 +174,18 @@ class Channel:
                 raise ChannelClosed("receive from a closed channel")
         raise BlockingIOError("nothing to receive")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         while True:
             try:
                 yield self.recv()
             except ChannelClosed:
                 return
 
-    def recv_case(self):
+    def recv_case(self) -> _Case:
         """A receive from this channel, for ``select``."""
         return _Case(self, False, None)
 
-    def send_case(self, value):
+    def send_case(self, value: Any) -> _Case:
         """A send of ``value`` on this channel, for ``select``."""
         return _Case(self, True, value)
 
@@ -317,7 +320,7 @@ def _result(outcome):
     return outcome
 
 
-def select(*cases, timeout=None):
+def select(*cases: _Case, timeout: float | None = None) -> tuple[int, Any]:
     """Wait until one case can proceed; do it; return ``(index, value)``.
 
     ``value`` is what was received, or None for a send.  Cases that are
@@ -336,7 +339,8 @@ def select(*cases, timeout=None):
     return _result(outcome)
 
 
-async def select_async(*cases, timeout=None):
+async def select_async(*cases: _Case,
+                       timeout: float | None = None) -> tuple[int, Any]:
     """``select`` for coroutines, on any asyncio loop."""
     sel = _Selector(cases)
     timeout = async_timeout(timeout)

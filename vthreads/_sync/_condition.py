@@ -9,8 +9,11 @@ Guard: the condition's lock guards the wait queue (threading's rule:
 wait and notify only with the lock held).  Threads: any.
 """
 
+from __future__ import annotations
+
 import asyncio
 import numbers
+from typing import Any, Callable, TypeVar
 
 from .. import _originals as _o
 from .._core import TIMEOUT, CancelScope, block, check_number
@@ -20,6 +23,9 @@ from ._locks import RLock
 from ._waitq import WaitQueue
 
 
+_T = TypeVar("_T")
+
+
 class Condition:
     """A ``threading.Condition`` over a vthreads Lock or RLock (default: a new RLock).
 
@@ -27,7 +33,7 @@ class Condition:
     taken back before ``wait`` returns or raises, even when it is
     cancelled (shielded).  Any task.
     """
-    def __init__(self, lock=None):
+    def __init__(self, lock: Any = None) -> None:
         if lock is None:
             lock = RLock()
         self._lock = lock
@@ -40,16 +46,16 @@ class Condition:
     def __repr__(self):
         return f"<vthreads.Condition({self._lock!r}, waiters={len(self._waiters)})>"
 
-    def __enter__(self):
+    def __enter__(self) -> bool:
         return self._lock.__enter__()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         return self._lock.__exit__(*exc)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> None:
         return await self._lock.__aenter__()
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: Any) -> None:
         return await self._lock.__aexit__(*exc)
 
     def _at_fork_reinit(self):
@@ -97,7 +103,7 @@ class Condition:
 
         return box, register, unregister
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Release the lock, wait for a notify, take the lock back.
 
         False if ``timeout`` seconds passed first.  A cancelled wait takes the
@@ -115,7 +121,7 @@ class Condition:
                 with CancelScope(shield=True):
                     self._acquire_restore(box["state"])
 
-    async def wait_async(self, timeout=None):
+    async def wait_async(self, timeout: float | None = None) -> bool:
         """``wait`` for coroutines, on any asyncio loop; the lock is held again on every exit."""
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
@@ -139,7 +145,8 @@ class Condition:
                     except asyncio.CancelledError:
                         continue
 
-    async def wait_for_async(self, predicate, timeout=None):
+    async def wait_for_async(self, predicate: Callable[[], _T],
+                             timeout: float | None = None) -> _T:
         """``wait_for`` for coroutines, on any asyncio loop."""
         end = None if timeout is None else _o.monotonic() + check_number(timeout)
         result = predicate()
@@ -154,7 +161,8 @@ class Condition:
             result = predicate()
         return result
 
-    def wait_for(self, predicate, timeout=None):
+    def wait_for(self, predicate: Callable[[], _T],
+                 timeout: float | None = None) -> _T:
         """Wait until ``predicate()`` is true; return its last value.
 
         ``timeout`` bounds the whole wait; the predicate is evaluated with the
@@ -173,7 +181,7 @@ class Condition:
             result = predicate()
         return result
 
-    def notify(self, n=1):
+    def notify(self, n: int = 1) -> None:
         """Wake up to ``n`` waiters.  Any number, as threading's: ``n <= 0``
         wakes none, ``math.inf`` all (this class is threading.Condition
         under patching).  What is not a number is a TypeError, waiters or
@@ -185,14 +193,14 @@ class Condition:
         while n > 0 and self._waiters.wake_one(True):
             n -= 1
 
-    def notifyAll(self):
+    def notifyAll(self) -> None:
         """Deprecated alias of notify_all(), as in threading."""
         import warnings
         warnings.warn("notifyAll() is deprecated, use notify_all() instead",
                       DeprecationWarning, stacklevel=2)
         self.notify_all()
 
-    def notify_all(self):
+    def notify_all(self) -> None:
         """Wake every waiter; the lock must be held."""
         if not self._is_owned():
             raise RuntimeError("cannot notify on un-acquired lock")

@@ -4,6 +4,8 @@ pass over the wait queue: O(N) for N waiters, no wasted wake-ups.
 Guard: ``_mutex`` guards ``_flag`` and the wait queue.  Threads: any.
 """
 
+from __future__ import annotations
+
 from .. import _originals as _o
 from .._core import TIMEOUT, block
 from ._aio import park_async
@@ -19,7 +21,7 @@ class Event:
     """
     __slots__ = ("_mutex", "_flag", "_waiters", "__weakref__")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mutex = _o.allocate_lock()
         self._flag = False
         self._waiters = WaitQueue()
@@ -32,29 +34,29 @@ class Event:
         self._mutex = _o.allocate_lock()
         self._waiters = WaitQueue()
 
-    def isSet(self):
+    def isSet(self) -> bool:
         """Deprecated alias of is_set(), as in threading."""
         import warnings
         warnings.warn("isSet() is deprecated, use is_set() instead",
                       DeprecationWarning, stacklevel=2)
         return self.is_set()
 
-    def is_set(self):
+    def is_set(self) -> bool:
         """True once ``set()`` was called, until ``clear()``."""
         return self._flag
 
-    def set(self):
+    def set(self) -> None:
         """Set the flag and wake every waiter.  Any task, never waits."""
         with self._mutex:
             self._flag = True
             self._waiters.wake_all(True)
 
-    def clear(self):
+    def clear(self) -> None:
         """Reset the flag; waiters from now on wait again."""
         with self._mutex:
             self._flag = False
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Wait until the flag is set; False if ``timeout`` seconds passed first.
 
         True once ``set()`` woke it, even if the flag was cleared since, as
@@ -67,7 +69,7 @@ class Event:
         return block("EVENT_WAIT", self, self._register, self._unregister,
                      deadline) is not TIMEOUT
 
-    async def wait_async(self, timeout=None):
+    async def wait_async(self, timeout: float | None = None) -> bool:
         """``wait`` for coroutines, on any asyncio loop; cancellable by asyncio."""
         async_timeout(timeout)
         if self._flag:

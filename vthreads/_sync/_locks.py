@@ -13,6 +13,10 @@ Guard: ``_mutex`` (a real lock) guards ``_locked`` / ``_owner`` / ``_count``,
 ``_woken`` and the wait queue.  Threads: any, and coroutines on any loop.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .. import _originals as _o
 from ._aio import current_owner as current_task
 from ._args import acquire_deadline, async_timeout
@@ -27,7 +31,7 @@ class AcquireContext(Barging):
 
     __slots__ = ()
 
-    def acquire(self, blocking=True, timeout=-1):
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         """Take the lock, with threading's signature and return value.
 
         Waits until it is free, or for ``timeout`` seconds (-1: no limit);
@@ -43,24 +47,30 @@ class AcquireContext(Barging):
             return False
         return self._wait(deadline)
 
-    async def acquire_async(self, timeout=None):
+    async def acquire_async(self, timeout: float | None = None) -> bool:
         """Await from any asyncio loop; False if ``timeout`` passed first."""
         async_timeout(timeout)
         if self._try_acquire():
             return True
         return await self._wait_async(timeout)
 
-    def __enter__(self):
+    def __enter__(self) -> bool:
         return self.acquire()      # True, as threading's locks return
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.release()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> None:
         await self.acquire_async()   # None, as asyncio's locks return
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: Any) -> None:
         self.release()
+
+    if TYPE_CHECKING:      # what the classes below provide
+        def release(self) -> None: ...
+        def _try_acquire(self) -> bool: ...
+        def _wait(self, deadline: float | None) -> bool: ...
+        async def _wait_async(self, timeout: float | None) -> bool: ...
 
 
 class Lock(AcquireContext):
@@ -70,7 +80,7 @@ class Lock(AcquireContext):
 
     __slots__ = ("_mutex", "_locked", "_woken", "_waiters", "__weakref__")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mutex = _o.allocate_lock()
         self._locked = False
         self._woken = 0
@@ -81,7 +91,7 @@ class Lock(AcquireContext):
         return (f"<{state} vthreads.Lock object waiters={len(self._waiters)}"
                 f" at {id(self):#x}>")
 
-    def locked(self):
+    def locked(self) -> bool:
         """True if some task holds the lock."""
         return self._locked
 
@@ -110,7 +120,7 @@ class Lock(AcquireContext):
     def _put_back(self):
         self._locked = False
 
-    def release(self):
+    def release(self) -> None:
         """Release the lock; any task may, as with threading.Lock.
 
         RuntimeError if it is not held.  The next waiter, if any, is woken.
@@ -131,7 +141,7 @@ class RLock(AcquireContext):
     __slots__ = ("_mutex", "_owner", "_count", "_woken", "_waiters",
                  "__weakref__")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mutex = _o.allocate_lock()
         self._owner = None
         self._count = 0
@@ -171,7 +181,7 @@ class RLock(AcquireContext):
     def _put_back(self):
         self._owner, self._count = None, 0
 
-    def release(self):
+    def release(self) -> None:
         """Release one level; RuntimeError unless the calling task holds it.
 
         The lock is free once every acquire by its owner is released.

@@ -19,11 +19,14 @@ Guard: ``_mutex`` guards the buffer, both wait queues, the task count,
 the join waiters and ``_is_shutdown``.  Threads: any.
 """
 
+from __future__ import annotations
+
 import heapq
 import numbers
 import queue as _queue
 import types
 from collections import deque
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block, check_number, timeout_to_deadline
@@ -38,9 +41,10 @@ Full = _queue.Full
 
 
 try:
-    ShutDown = _queue.ShutDown              # 3.13+: the stdlib's own
+    # 3.13+: the stdlib's own
+    ShutDown = _queue.ShutDown  # type: ignore[attr-defined]
 except AttributeError:
-    class ShutDown(Exception):
+    class ShutDown(Exception):  # type: ignore[no-redef]
         """Raised by put/get on a queue that was shut down (queue.ShutDown on 3.13+)."""
 
 _SHUT = object()      # ticket value: the queue was shut down under the waiter
@@ -63,7 +67,10 @@ def _deadline(block_, timeout):
     return timeout_to_deadline(timeout)
 
 
-class Queue:
+_T = TypeVar("_T")
+
+
+class Queue(Generic[_T]):
     """A ``queue.Queue`` that parks vthreads instead of blocking carriers.
 
     ``queue``'s API and exceptions (Empty, Full), for vthreads, OS threads
@@ -72,11 +79,14 @@ class Queue:
     Cancellation loses nothing: a cancelled ``get`` never consumes an item,
     a cancelled ``put`` never delivers.  Any task.
     """
-    # Generic like queue.Queue: ``Queue[int]``, ``class Q(queue.Queue[T])``.
-    __class_getitem__ = classmethod(types.GenericAlias)
+    # Generic like queue.Queue: ``Queue[int]``, ``class Q(queue.Queue[T])``,
+    # and ``Queue[int]`` is a types.GenericAlias as there (Generic's own
+    # alias is for the type checker only).
+    if not TYPE_CHECKING:
+        __class_getitem__ = classmethod(types.GenericAlias)
     _new_mutex = staticmethod(_o.allocate_lock)
 
-    def __init__(self, maxsize=0):
+    def __init__(self, maxsize: float = 0) -> None:
         # Any number, as queue's (<= 0: unbounded); NaN would make every
         # put find the queue full.
         if not isinstance(maxsize, numbers.Real):
@@ -84,16 +94,16 @@ class Queue:
                             f"{type(maxsize).__name__}")
         if maxsize != maxsize:
             raise ValueError("maxsize must not be NaN")
-        self.maxsize = maxsize
+        self.maxsize: float = maxsize
         """The bound given; <= 0 means unbounded."""
-        self._mutex = self._new_mutex()
+        self._mutex: Any = self._new_mutex()
         self._init(maxsize)
-        self._getters = WaitQueue()
-        self._putters = WaitQueue()
-        self._joiners = WaitQueue()
-        self.unfinished_tasks = 0
+        self._getters: Any = WaitQueue()
+        self._putters: Any = WaitQueue()
+        self._joiners: Any = WaitQueue()
+        self.unfinished_tasks: int = 0
         """Items put and not yet marked ``task_done``, as queue's."""
-        self._is_shutdown = False
+        self._is_shutdown: bool = False
 
     def __repr__(self):
         return (f"<vthreads.{type(self).__name__} size={self._qsize()} "
@@ -120,17 +130,17 @@ class Queue:
 
     # --- inspection -----------------------------------------------------------
 
-    def qsize(self):
+    def qsize(self) -> int:
         """How many items are in the queue now."""
         with self._mutex:
             return self._qsize()
 
-    def empty(self):
+    def empty(self) -> bool:
         """True if the queue holds no item now."""
         with self._mutex:
             return not self._qsize()
 
-    def full(self):
+    def full(self) -> bool:
         """True if a bounded queue holds ``maxsize`` items now."""
         with self._mutex:
             return 0 < self.maxsize <= self._qsize()
@@ -140,7 +150,8 @@ class Queue:
 
     # --- put --------------------------------------------------------------------
 
-    def put(self, item, block=True, timeout=None):
+    def put(self, item: _T, block: bool = True,
+            timeout: float | None = None) -> None:
         """Put ``item``; wait for room if the queue is full.
 
         Full if ``block`` is False and there is no room, or ``timeout`` seconds
@@ -156,11 +167,11 @@ class Queue:
                            lambda t: self._register_put(t, item),
                            self._unregister_put, deadline))
 
-    def put_nowait(self, item):
+    def put_nowait(self, item: _T) -> None:
         """``put(item, block=False)``."""
         return self.put(item, block=False)
 
-    async def put_async(self, item, timeout=None):
+    async def put_async(self, item: _T, timeout: float | None = None) -> None:
         """``put`` for coroutines, on any asyncio loop."""
         async_timeout(timeout)
         if not self._put_now(item):
@@ -206,7 +217,7 @@ class Queue:
 
     # --- get --------------------------------------------------------------------
 
-    def get(self, block=True, timeout=None):
+    def get(self, block: bool = True, timeout: float | None = None) -> _T:
         """Remove and return the next item; wait for one if the queue is empty.
 
         Empty if ``block`` is False and there is none, or ``timeout`` seconds
@@ -222,11 +233,11 @@ class Queue:
         return _get_outcome(_park("QUEUE_GET", self, self._register_get,
                                   self._unregister_get, deadline))
 
-    def get_nowait(self):
+    def get_nowait(self) -> _T:
         """``get(block=False)``."""
         return self.get(block=False)
 
-    async def get_async(self, timeout=None):
+    async def get_async(self, timeout: float | None = None) -> _T:
         """``get`` for coroutines, on any asyncio loop."""
         async_timeout(timeout)
         got = self._get_now()
@@ -285,7 +296,7 @@ class Queue:
 
     # --- tasks ---------------------------------------------------------------
 
-    def task_done(self):
+    def task_done(self) -> None:
         """Mark one item taken by ``get`` as processed, as queue's."""
         with self._mutex:
             if self.unfinished_tasks <= 0:
@@ -294,12 +305,12 @@ class Queue:
             if self.unfinished_tasks == 0:
                 self._joiners.wake_all(True)
 
-    def join(self):
+    def join(self) -> None:
         """Wait until every item put has been marked ``task_done``.  Cancellable."""
         _park("QUEUE_JOIN", self, self._register_join, self._unregister_join,
               None)
 
-    async def join_async(self):
+    async def join_async(self) -> None:
         """``join`` for coroutines, on any asyncio loop."""
         await park_async(self._register_join, self._unregister_join)
 
@@ -316,7 +327,7 @@ class Queue:
 
     # --- shutdown ------------------------------------------------------------
 
-    def shutdown(self, immediate=False):
+    def shutdown(self, immediate: bool = False) -> None:
         """Refuse new puts; getters drain what is left, then get ShutDown.
 
         ``immediate=True`` also discards what is left (as if task_done() was
@@ -350,7 +361,7 @@ def _get_outcome(value):
     return value[0]
 
 
-class LifoQueue(Queue):
+class LifoQueue(Queue[_T]):
     """A ``queue.LifoQueue``: the last item put is the first got.  Queue's API."""
     def _init(self, maxsize):
         self.queue = []
@@ -362,7 +373,7 @@ class LifoQueue(Queue):
         self.queue.append(item)
 
 
-class PriorityQueue(Queue):
+class PriorityQueue(Queue[_T]):
     """A ``queue.PriorityQueue``: the smallest item is got first.  Queue's API."""
     def _init(self, maxsize):
         self.queue = []
@@ -376,37 +387,39 @@ class PriorityQueue(Queue):
     _put_back = _put
 
 
-class _ReentrantQueue(Queue):
+class _ReentrantQueue(Queue[_T]):
     """A Queue whose put() may run inside its own critical section, as
     queue.SimpleQueue.put() may (bpo-14976): a ``__del__`` that the
     collector runs in the middle of a put or get, or a signal handler,
     puts again in the same thread.  A critical section never parks, so no
     other vthread of the thread can be inside one when that happens."""
 
-    _new_mutex = staticmethod(_o.RLock)
+    _new_mutex = staticmethod(_o.RLock)  # type: ignore[assignment]
 
 
-class SimpleQueue:
+class SimpleQueue(Generic[_T]):
     """An unbounded FIFO queue: queue.SimpleQueue's API."""
 
     __slots__ = ("_q",)
-    __class_getitem__ = classmethod(types.GenericAlias)
+    if not TYPE_CHECKING:
+        __class_getitem__ = classmethod(types.GenericAlias)
 
-    def __init__(self):
-        self._q = _ReentrantQueue()
+    def __init__(self) -> None:
+        self._q: _ReentrantQueue[_T] = _ReentrantQueue()
 
     def __repr__(self):
         return f"<vthreads.SimpleQueue size={self._q.qsize()}>"
 
-    def put(self, item, block=True, timeout=None):
+    def put(self, item: _T, block: bool = True,
+            timeout: float | None = None) -> None:
         """Put ``item``; never waits (the queue is unbounded)."""
         self._q.put(item)
 
-    def put_nowait(self, item):
+    def put_nowait(self, item: _T) -> None:
         """Put ``item``; never waits."""
         self._q.put(item)
 
-    def get(self, block=True, timeout=None):
+    def get(self, block: bool = True, timeout: float | None = None) -> _T:
         """Remove and return the next item; wait for one if there is none.
 
         Empty if ``block`` is False or ``timeout`` passed; a cancelled get
@@ -414,22 +427,22 @@ class SimpleQueue:
         """
         return self._q.get(block, timeout)
 
-    def get_nowait(self):
+    def get_nowait(self) -> _T:
         """``get(block=False)``."""
         return self.get(False)
 
-    async def get_async(self, timeout=None):
+    async def get_async(self, timeout: float | None = None) -> _T:
         """``get`` for coroutines, on any asyncio loop."""
         return await self._q.get_async(timeout)
 
-    async def put_async(self, item, timeout=None):
+    async def put_async(self, item: _T, timeout: float | None = None) -> None:
         """``put`` for coroutines; never waits."""
         self._q.put(item)
 
-    def empty(self):
+    def empty(self) -> bool:
         """True if the queue holds no item now."""
         return self._q.empty()
 
-    def qsize(self):
+    def qsize(self) -> int:
         """How many items are in the queue now."""
         return self._q.qsize()

@@ -8,6 +8,8 @@ Guard: ``_mutex`` guards ``_value``, ``_woken`` and the wait queue.
 Threads: any.
 """
 
+from __future__ import annotations
+
 from .. import _originals as _o
 from ._args import wait_deadline
 from ._locks import AcquireContext
@@ -24,7 +26,7 @@ class Semaphore(AcquireContext):
 
     __slots__ = ("_mutex", "_value", "_woken", "_waiters", "__weakref__")
 
-    def __init__(self, value=1):
+    def __init__(self, value: int = 1) -> None:
         if value < 0:
             raise ValueError("semaphore initial value must be >= 0")
         self._mutex = _o.allocate_lock()
@@ -47,7 +49,7 @@ class Semaphore(AcquireContext):
             self._value -= 1
             return True
 
-    def acquire(self, blocking=True, timeout=None):
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take a permit, with threading's signature and return value.
 
         Waits until one is free, or for ``timeout`` seconds; False if the time
@@ -73,7 +75,7 @@ class Semaphore(AcquireContext):
     def _put_back(self):
         self._value += 1
 
-    def release(self, n=1):
+    def release(self, n: int = 1) -> None:
         """Give back ``n`` permits; waiting acquirers take them.  Any task."""
         if n < 1:
             raise ValueError("n must be one or more")
@@ -94,7 +96,7 @@ class BoundedSemaphore(Semaphore):
     """A Semaphore whose ``release`` raises ValueError past the initial value."""
     __slots__ = ("_initial",)
 
-    def __init__(self, value=1):
+    def __init__(self, value: int = 1) -> None:
         super().__init__(value)
         self._initial = value
 
