@@ -131,5 +131,6 @@ def run_program(*parts, env=None, timeout=120):
         r = subprocess.run(
             [sys.executable, "-m", "vthreads", "--carriers", "1", script.name],
             capture_output=True, text=True, timeout=timeout, env=full_env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, (r.returncode, r.stdout[-1000:],
+                               r.stderr[-3000:])
     return r.stdout

@@ -168,7 +168,8 @@ def test_the_dump_signal_writes_a_dump_of_a_running_program(tmp_path, how):
             p.send_signal(signal.SIGUSR2)
             assert wait_until(lambda: out.exists() and out.read_text().count(
                 "=== vthreads dump, pid") == n
-                and out.read_text().rstrip().endswith(last), 15)
+                and out.read_text().rstrip().endswith(last), 15), (
+                out.read_text() if out.exists() else "no dump file")
         assert p.poll() is None         # the program goes on
     finally:
         p.kill()
