@@ -15,6 +15,7 @@ in the main thread; ``_write`` in its own thread.
 
 import os
 import signal
+import sys
 import time
 import warnings
 
@@ -42,7 +43,6 @@ def _write(path):
         with open(path, "a") as f:
             f.write(head + report + "\n")
     else:
-        import sys
         sys.stderr.write(head + report + "\n")
         sys.stderr.flush()
 

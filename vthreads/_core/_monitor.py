@@ -194,6 +194,11 @@ class Monitor:
             last = self._recent.get(key)
             logged = last is None or now - last >= REPEAT_AFTER
             if logged:
+                if len(self._recent) >= 1024:
+                    # Forget what may be logged again anyway: a server whose
+                    # every request stalls adds a vthread per request.
+                    self._recent = {k: t for k, t in self._recent.items()
+                                    if now - t < REPEAT_AFTER}
                 self._recent[key] = now
         try:
             if logged:
