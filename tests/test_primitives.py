@@ -10,6 +10,7 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
+from vthreads._core._vthread import PARKED
 from conftest import run_in, wait_until
 
 
@@ -167,6 +168,33 @@ def test_cancelled_acquire_never_leaves_the_lock_held(two_carriers):
             vt.join(30)
         assert not lock.locked()
     assert lock.acquire(timeout=5)
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])
+def test_a_woken_waiter_that_finds_the_lock_free_takes_it_as_it_runs(
+        kind, one_carrier):
+    """A woken waiter that finds the unit still free takes it at once: it
+    does not go round the run queue again, behind a task that became ready
+    after the release (that was a second park per acquire)."""
+    lock = getattr(vthreads, kind)()
+    order = []
+
+    def waiter():
+        with lock:
+            order.append("waiter")
+
+    def main():
+        lock.acquire()
+        w = vthreads.spawn(waiter)
+        while w._state != PARKED:        # on the lock, on our one carrier
+            vthreads.sleep(0)
+        lock.release()                   # the waiter is woken, first in line
+        later = vthreads.spawn(order.append, "later")   # queued behind it
+        w.join()
+        later.join()
+
+    vthreads.run(main)
+    assert order == ["waiter", "later"]
 
 
 @pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])

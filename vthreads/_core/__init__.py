@@ -4,6 +4,7 @@ Knows nothing of sockets or patching.  Upper layers import from here only.
 """
 
 from ._block import TIMEOUT, block, timeout_to_deadline
+from ._cancel import check as check_cancel
 from ._cancel import (CancelScope, check_number, current_effective_deadline,
                       fail_after, fail_at, move_on_after, move_on_at)
 from ._dump import dump
@@ -27,5 +28,5 @@ __all__ = [
     "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
-    "on_child", "OwnThread", "statistics", "check_cancelled",
+    "on_child", "OwnThread", "statistics", "check_cancelled", "check_cancel",
 ]

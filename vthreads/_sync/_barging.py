@@ -22,8 +22,9 @@ Invariants, whenever the primitive's ``_mutex`` is released:
 Each path that frees a unit or drops a wake-up restores them (``_wake``).
 
 A wake-up is counted in ``_woken`` from its fire until exactly one of:
-  - its waiter retries: ``register`` with ``woken`` set, which in one
-    mutex hold takes a free unit or parks the waiter as heir;
+  - its waiter retries: ``retry_now`` takes a free unit as the woken
+    waiter runs, or else ``register`` with ``woken`` set, in one mutex
+    hold, takes one or parks the waiter as heir;
   - its waiter leaves without retrying, and passes the wake-up on
     (``_wake`` again), or a free unit could sit with waiters parked:
     Cancelled raised at the top of ``block`` before the retry
@@ -44,7 +45,7 @@ only by the waiting task itself.  Threads: any, and coroutines on any loop.
 """
 
 from .. import _originals as _o
-from .._core import INTERRUPT, TIMEOUT, block
+from .._core import INTERRUPT, TIMEOUT, block, check_cancel, current_task
 from ._aio import current_owner, park_async
 from ._waitq import GRANT, RETRY
 
@@ -86,6 +87,21 @@ class _Waiter:
             else:
                 return          # a timeout or interrupt: it owed nothing
             p._wake()
+
+    def retry_now(self):
+        """Just woken to retry: take a free unit at once, without parking
+        again (True); or stay ``woken``, so the next ``register`` parks
+        this waiter as heir (False).  Going through ``block`` again when
+        the unit is free would be a park that fires at once: a full trip
+        through the run queue, behind every ready task, for nothing."""
+        p = self.prim
+        with p._mutex:
+            if p._free() <= 0:
+                return False
+            self.woken = False
+            p._woken -= 1
+            p._take(self.owner)
+        return True
 
     def left(self):
         """The acquire is raising; pass on a wake-up it did not retry."""
@@ -131,6 +147,11 @@ class Barging:
                 if value is not RETRY:
                     return value is not TIMEOUT
                 w.woken = True      # the next register retries
+                # Cancelled while it was being woken: it raises here, as
+                # the next park would, and passes the wake-up on.
+                check_cancel(current_task())
+                if w.retry_now():
+                    return True
         except BaseException:
             w.left()
             raise
