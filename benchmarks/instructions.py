@@ -116,8 +116,11 @@ vthreads.run(main, int(sys.argv[1]), carriers=1)
 
 
 def key():
-    """The budget entry this interpreter and path are held to."""
+    """The budget entry this interpreter and path are held to, for the
+    vthreads the workloads run: this checkout's."""
+    sys.path.insert(0, ROOT)
     from vthreads._core import _spot
+    assert _spot.__file__.startswith(ROOT + os.sep), _spot.__file__
     ft = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
     native = "native" if _spot.AVAILABLE else "python"
     return f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}{ft}-{native}"
