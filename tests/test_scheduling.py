@@ -3,6 +3,7 @@
 import threading
 
 import vthreads
+from conftest import wait_until
 
 
 def test_sleep0_round_robin_trace(one_carrier):
@@ -112,6 +113,66 @@ def test_idle_carrier_steals_unstarted_work(two_carriers):
     carrier_idents = {c.thread_id for c in vthreads._core._runtime._current.carriers}
     assert idents <= carrier_idents
     assert len(idents) == 2, "the idle carrier stole nothing"
+
+
+def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
+    """A carrier that is never idle still takes its share of what another
+    carrier spawned.  Vthreads that park briefly keep both carriers busy,
+    and idle stealing alone left 95% of them on the carrier that spawned
+    them (issue 13's mixed workload).  Here the spawning carrier is held in
+    a real blocking call right after it spawns 100, so none of them can
+    start there: a busy carrier that balances takes half, one that only
+    steals when idle takes none.  (The monitor is off, so its compensation
+    for a held carrier plays no part.)"""
+    from vthreads import _originals as _o
+    vthreads.configure(monitor_threshold=0)
+    hold = _o.allocate_lock()
+    hold.acquire()
+    stop = threading.Event()
+    spinner_on, placed, ran_on = [], [], []
+
+    def carrier_index():
+        return vthreads.current()._carrier.index
+
+    def spin():                  # busy, never idle: it yields, never parks
+        spinner_on.append(carrier_index())
+        while not stop.is_set():
+            vthreads.checkpoint()
+
+    def child():
+        ran_on.append(carrier_index())
+
+    def spawner():
+        if carrier_index() == spinner_on[0]:
+            placed.append(False)    # next to the spinner: try again
+            return
+        placed.append(True)
+        for _ in range(100):
+            vthreads.spawn(child)
+        hold.acquire(True, 20)      # the call that holds this carrier
+
+    try:
+        spinner = vthreads.spawn(spin)
+        assert wait_until(lambda: spinner_on)
+        for attempt in range(1, 101):
+            vthreads.spawn(spawner)
+            assert wait_until(lambda: len(placed) == attempt)
+            if placed[-1]:
+                break
+        assert placed[-1], "no spawner landed on the other carrier"
+        assert wait_until(lambda: len(ran_on) >= 50), (
+            f"{len(ran_on)} of 100 ran while their carrier was held")
+        assert set(ran_on) == {spinner_on[0]}
+        hold.release()
+        assert wait_until(lambda: len(ran_on) == 100)
+        stop.set()
+        spinner.join(10)
+    finally:
+        stop.set()
+        if hold.locked():
+            hold.release()
+        assert vthreads.shutdown(timeout=10)
+        vthreads.configure(monitor_threshold=None)
 
 
 def test_spawn_from_outside_is_injected_and_runs(two_carriers):

@@ -59,6 +59,8 @@ from . import _spot
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
+BALANCE_SLACK = 2     # a busy carrier takes unstarted work from one whose
+                      # load (started + stealable) is more than this above
 _INJECT_TAKE = 64     # injected vthreads taken per loop
 _DOZE = "doze"        # how a carrier sleeps: on _doze (no fd waited on)...
 _POLL = "poll"        # ... or in its poller
@@ -93,6 +95,7 @@ class Carrier:
         self._spot = _spot.new_spot(self) if _spot.AVAILABLE else None
         self._stopped = False
         self._multi = multi
+        self._victim = index        # the carrier _balance looks at next
         # Counters, written by the owner thread only and read by others
         # (the monitor, statistics()) without a lock, as hints.
         self.ticks = 0              # greenlets picked to run: switches
@@ -308,6 +311,43 @@ class Carrier:
                 return True
         return False
 
+    def _balance(self):
+        """Busy, with several carriers: take unstarted claims from the next
+        carrier in turn if it carries clearly more than this one.
+
+        A vthread stays where it first runs, so load is balanced by where
+        vthreads start: the load of a carrier is its started vthreads and
+        its stealable claims.  Idle stealing alone is not enough: a carrier
+        whose vthreads sleep briefly is never idle, while another starts
+        (and pins) everything spawned on it.  One victim per look, in turn,
+        so a look costs a few ``len()`` hints however many carriers there
+        are; stale hints only misjudge the amount.
+        """
+        carriers = self.runtime.carriers
+        self._victim = i = (self._victim + 1) % len(carriers)
+        victim = carriers[i]
+        if victim is self:
+            return
+        st = victim.stealable
+        excess = (len(victim.live) + len(st)
+                  - len(self.live) - len(self.stealable))
+        if excess <= BALANCE_SLACK:
+            return
+        runq, mine = self.runq, self.stealable
+        got = 0
+        for _ in range(excess // 2):
+            try:
+                claim = st.pop()
+            except IndexError:
+                break
+            if claim:
+                # On this stealable too: it counts as this carrier's load
+                # until it starts, and a third carrier may still take it.
+                runq.append(claim)
+                mine.append(claim)
+                got += 1
+        self.steals += got
+
     def _fire_timers(self, now):
         timers = self.timers
         while timers and timers[0][0] <= now:
@@ -342,6 +382,8 @@ class Carrier:
         if self.runq:
             if poller.waiting:
                 self._fire_io(poller.poll(0))
+            if self._multi:
+                self._balance()
             return
         if self._multi and self._steal():
             return
