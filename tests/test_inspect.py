@@ -266,8 +266,8 @@ def test_the_process_answers_no_other_uid(tmp_path):
         s.sendall(b"dump\n")
         assert s.recv(100).startswith(b"{")
         s.close()
-    rc, out, err = child.stop()
-    assert rc == 0, err
+        rc, out, err = child.stop()
+        assert rc == 0, err
     os.rmdir(tmp_path / "vthreads")
     os.rmdir(tmp_path)
 
