@@ -23,15 +23,16 @@ Why this is safe (docs/design.md, "Dumps from outside"):
   connects and sends nothing holds the listener for at most a second.
 
 Cost: the thread sleeps in ``accept()``; no hot path reads anything of
-this module.  The socket goes at exit (threading's atexit, with the
-runtime's own), and a stale one left by a killed process with the same
+this module.  The socket file goes at exit (threading's atexit, after
+the runtime's own), and a stale one left by a killed process with the same
 pid is replaced at bind.  After ``os.fork()`` the child closes its copy
 of the parent's socket (without removing the parent's file) and, if it
 goes on with a runtime, listens on its own pid.
 
 Threads and guards: ``_lock`` guards ``_listener`` (start, fork, exit);
 ``ensure_listening`` runs in whichever thread starts a runtime, ``_serve``
-in the listener thread, ``_close`` at exit or in a forked child.
+in the listener thread, ``_at_exit`` at exit, ``_after_fork`` in a forked
+child.
 """
 
 from __future__ import annotations
@@ -167,19 +168,23 @@ class _Listener:
         conn.settimeout(10.0)
         conn.sendall(report.encode())
 
-    def close(self, unlink=True):
-        """Stop listening; remove the file if it is this process's."""
+    def remove(self):
+        """At exit: remove the file if it is this process's, so that ps
+        finds no socket.  The thread is left in ``accept()``, a daemon to
+        the end: woken now, it would end while the interpreter finalizes,
+        and a thread that ends then is one more thing for greenlet to
+        clean up at the worst moment (seen as an abort on 3.13t)."""
         self.closed = True
-        if unlink and self.pid == os.getpid():
+        if self.pid == os.getpid():
             try:
                 os.unlink(self.path)
             except OSError:
                 pass
-            try:
-                # Wakes the accept() of the listener thread (Linux).
-                self.sock.shutdown(_sm.SHUT_RDWR)
-            except OSError:
-                pass
+
+    def drop_copy(self):
+        """In a forked child: close the copy of the parent's socket; its
+        file is the parent's, and the child has no listener thread."""
+        self.closed = True
         self.sock.close()
 
 
@@ -217,7 +222,7 @@ def _at_exit():
     with _lock:
         lst, _listener = _listener, None
     if lst is not None:
-        lst.close()
+        lst.remove()
 
 
 def _after_fork():
@@ -226,7 +231,7 @@ def _after_fork():
     _lock = _o.allocate_lock()
     lst, _listener = _listener, None
     if lst is not None:
-        lst.close(unlink=False)
+        lst.drop_copy()
         # Forked from a carrier, the child goes on with a runtime (_fork):
         # it listens on its own pid.  Otherwise its next runtime start will.
         if forked_carrier() is not None:
