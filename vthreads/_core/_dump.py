@@ -31,7 +31,7 @@ import os
 import sys
 import time
 import traceback
-from typing import IO, Literal
+from typing import IO, Any, Literal
 from functools import partial
 
 from .. import _originals as _o
@@ -189,20 +189,23 @@ def _wait(carrier, answer, deadline):
         return answer._result if answer._done else TIMEOUT
 
 
-def collect(timeout: float | None = 1.0) -> dict:
+def collect(timeout: float | None = 1.0) -> dict[str, Any]:
     """The dump as data: the JSON shape of docs/debugging.md, as dicts.
     ``timeout`` has been checked (or is checked here, as everywhere)."""
     deadline = timeout_to_deadline(timeout)
-    head = {"format": FORMAT, "version": VERSION, "pid": os.getpid(),
-            "time": time.time(), "monotonic": _o.monotonic(),
-            "running": False, "timeout": timeout, "injected": 0,
-            "carriers": [], "vthreads": []}
+    carriers: list[dict[str, Any]] = []
+    vthreads: list[dict[str, Any]] = []
+    head: dict[str, Any] = {
+        "format": FORMAT, "version": VERSION, "pid": os.getpid(),
+        "time": time.time(), "monotonic": _o.monotonic(),
+        "running": False, "timeout": timeout, "injected": 0,
+        "carriers": carriers, "vthreads": vthreads}
     rt = current_runtime()
     if rt is None:
         return head
     head["running"] = True
     here = _o.get_ident()
-    answers = []
+    answers: list[Any] = []
     for c in rt.carriers:
         if c.thread_id == here:
             answers.append(_describe(c))
@@ -211,9 +214,9 @@ def collect(timeout: float | None = 1.0) -> dict:
             c.post_call(partial(_answer, c, a))
             answers.append(a)
     frames = None
-    for c, a in zip(rt.carriers, answers):
-        if type(a) is _Answer:
-            a = _wait(c, a, deadline)
+    for c, asked in zip(rt.carriers, answers):
+        a: Any = (_wait(c, asked, deadline) if type(asked) is _Answer
+                  else asked)
         if a is TIMEOUT:
             if frames is None:
                 frames = sys._current_frames()
@@ -221,18 +224,18 @@ def collect(timeout: float | None = 1.0) -> dict:
             a = {"index": c.index, "thread": c.thread_id, "blocked": True,
                  "stack": None if frame is None else _os_stack(frame),
                  "vthreads": []}
-        head["vthreads"].extend(a.pop("vthreads"))
-        head["carriers"].append(a)
+        vthreads.extend(a.pop("vthreads"))
+        carriers.append(a)
     head["injected"] = len(rt.injected)
     return head
 
 
-def render_text(data: dict) -> str:
+def render_text(data: dict[str, Any]) -> str:
     """The text report of ``collect()``'s data."""
     if not data["running"]:
         return "vthreads: no runtime is running\n"
     lines = []
-    by_carrier: dict[int, list] = {}
+    by_carrier: dict[int, list[dict[str, Any]]] = {}
     for r in data["vthreads"]:
         by_carrier.setdefault(r["carrier"], []).append(r)
     for c in data["carriers"]:

@@ -42,6 +42,7 @@ import socket as _sm     # constants only: the class is the original's
 import stat
 import struct
 import warnings
+from typing import Any
 
 from .. import _originals as _o
 from ._dump import dump
@@ -94,7 +95,7 @@ def check_private_dir(path: str) -> None:
                       f"(mode {stat.S_IMODE(st.st_mode):o}, not 700)")
 
 
-def peer_uid(conn) -> int | None:
+def peer_uid(conn: Any) -> int | None:
     """The uid of the process at the other end, or None where the
     platform cannot tell (no SO_PEERCRED)."""
     opt = getattr(_sm, "SO_PEERCRED", None)
