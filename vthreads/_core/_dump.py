@@ -210,9 +210,9 @@ def collect(timeout: float | None = 1.0) -> dict[str, Any]:
         if c.thread_id == here:
             answers.append(_describe(c))
         else:
-            a = _Answer()
-            c.post_call(partial(_answer, c, a))
-            answers.append(a)
+            ask = _Answer()
+            c.post_call(partial(_answer, c, ask))
+            answers.append(ask)
     frames = None
     for c, asked in zip(rt.carriers, answers):
         a: Any = (_wait(c, asked, deadline) if type(asked) is _Answer
