@@ -196,3 +196,103 @@ def test_without_the_variable_no_handler_is_installed():
                    env={"VTHREADS_DUMP_SIGNAL": ""})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True"
+
+
+# --- format="json" -------------------------------------------------------------
+
+import json                                           # noqa: E402
+
+
+def hold_then_wait(lock, held, release):
+    with lock:
+        held.set()
+        release.wait()
+
+
+def wait_for_the_lock(lock, seconds):
+    with vthreads.move_on_after(seconds):
+        with lock:
+            pass
+
+
+def test_dump_json_shows_the_lock_a_vthread_waits_on_its_group_parent_and_deadline(
+        one_carrier):
+    lock = vthreads.Lock()
+    held, release = vthreads.Event(), vthreads.Event()
+
+    def parent():
+        with vthreads.TaskGroup() as tg:
+            holder = tg.spawn(hold_then_wait, lock, held, release, name="holder")
+            held.wait()
+            waiter = tg.spawn(wait_for_the_lock, lock, 600, name="waiter")
+            while "LOCK_ACQUIRE" not in repr(waiter):
+                vthreads.sleep(0.001)
+            report = vthreads.dump(file=False, format="json")
+            release.set()
+        return report, vthreads.current().ident, holder.ident, waiter.ident, id(tg)
+
+    report, me, holder, waiter, tg = vthreads.spawn(parent, name="parent").result(30)
+    data = json.loads(report)
+    assert data["format"] == "vthreads-dump" and data["version"] == 1
+    assert data["running"] is True and data["pid"] > 0
+    assert [c["index"] for c in data["carriers"]] == [0]
+    assert data["carriers"][0]["blocked"] is False
+    vts = {v["id"]: v for v in data["vthreads"]}
+    assert set(vts) >= {me, holder, waiter}, vts
+    w = vts[waiter]
+    assert w["name"] == "waiter" and w["state"] == "parked"
+    assert w["carrier"] == 0
+    assert w["reason"] == "LOCK_ACQUIRE"
+    assert w["waiting_on"]["type"] == "vthreads.Lock"
+    assert w["waiting_on"]["id"] == id(lock)
+    assert w["parent"] == me and vts[holder]["parent"] == me
+    assert w["taskgroup"] == {"id": tg, "owner": me}
+    assert vts[me]["taskgroup"] is None and vts[me]["parent"] is None
+    # Innermost first: its own move_on_after, then its group's scope.
+    inner, group_scope = w["scopes"][:2]
+    assert inner["owner"] == waiter and 0 < inner["deadline_in"] <= 600
+    assert inner["deadline"] == pytest.approx(data["monotonic"] + inner["deadline_in"], abs=1e-3)
+    assert group_scope["owner"] == me and group_scope["deadline"] is None
+    assert w["age"] >= 0 and w["cancel_requested"] is False
+    assert w["stack"][0]["function"] == "wait_for_the_lock"
+    assert vts[me]["state"] == "running" and vts[me]["reason"] is None
+    assert vts[me]["stack"][-1]["function"] == "parent"
+
+
+def test_dump_json_lists_a_blocked_carrier_with_its_thread_stack(one_carrier):
+    stop = threading.Event()
+    started = threading.Event()
+    vt = vthreads.spawn(hog_the_carrier, started, stop)
+    assert started.wait(10)
+    try:
+        data = json.loads(vthreads.dump(file=False, format="json", timeout=0.2))
+    finally:
+        stop.set()
+    vt.join(10)
+    (c,) = data["carriers"]
+    assert c["blocked"] is True
+    assert any(f["function"] == "hog_the_carrier" for f in c["stack"])
+
+
+def test_dump_json_with_no_runtime():
+    vthreads.shutdown(timeout=10)
+    data = json.loads(vthreads.dump(file=False, format="json"))
+    assert data["running"] is False and data["vthreads"] == []
+    assert vthreads.dump(file=False) == "vthreads: no runtime is running\n"
+
+
+@pytest.mark.parametrize("bad", ["xml", "JSON", "", None, 1])
+def test_dump_refuses_an_unknown_format(bad):
+    with pytest.raises(ValueError, match="format"):
+        vthreads.dump(file=False, format=bad)
+
+
+def test_dump_lists_vthreads_not_started_yet(one_carrier):
+    def spawner():
+        vt = vthreads.spawn(lambda: None, name="not-yet")
+        data = json.loads(vthreads.dump(file=False, format="json"))
+        return vt.ident, data
+
+    ident, data = vthreads.spawn(spawner).result(30)
+    (new,) = [v for v in data["vthreads"] if v["id"] == ident]
+    assert new["state"] == "new" and new["name"] == "not-yet" and new["stack"] == []

@@ -47,10 +47,11 @@ def test_patched_socket_and_time_let_plain_blocking_code_scale():
         assert got == [b"PING %d" % i for i in range(200)], got[:3]
         # 200 handlers each slept 50 ms on one carrier: parked, not blocked.
         assert took < 5, took
-        # main + the monitor + carriers + the bounded helper pool (DNS there)
+        # main + the monitor + the inspect listener + carriers + the bounded
+        # helper pool (DNS there)
         from vthreads._core._to_thread import _pool
         from vthreads._core._runtime import current_runtime
-        bound = 2 + current_runtime().size + _pool.max_workers
+        bound = 3 + current_runtime().size + _pool.max_workers
         os_threads = monkey.get_original("threading", "active_count")()
         assert os_threads <= bound, os_threads
         print("ok")

@@ -84,8 +84,8 @@ def test_threading_http_server_holds_5000_idle_keepalive_connections():
             return threads, fds() - base
 
         threads, left = vthreads.run(main)
-        # main, the monitor, the carriers, the helper pool
-        assert threads <= 2 + current_runtime().size + _pool.max_workers, threads
+        # main, the monitor, the inspect listener, the carriers, the helper pool
+        assert threads <= 3 + current_runtime().size + _pool.max_workers, threads
         assert left <= 0, left
         print("ok")
     """)
@@ -115,8 +115,8 @@ def test_threading_tcp_server_holds_5000_idle_connections():
             return threads, fds() - base
 
         threads, left = vthreads.run(main)
-        # main, the monitor, the carriers, the helper pool
-        assert threads <= 2 + current_runtime().size + _pool.max_workers, threads
+        # main, the monitor, the inspect listener, the carriers, the helper pool
+        assert threads <= 3 + current_runtime().size + _pool.max_workers, threads
         assert left <= 0, left
         print("ok")
     """)

@@ -1,5 +1,10 @@
 """python -m vthreads [--carriers N] script.py args...
    python -m vthreads [--carriers N] -m module args...
+   python -m vthreads ps PID [--json] | pstree PID
+
+``ps`` and ``pstree`` as the first argument show another process's
+vthreads (``_ps.py``); a script literally named ``ps`` or ``pstree`` is
+run as ``./ps`` (a path), as the command name wins.
 
 Patches everything (``vthreads.monkey.patch_all()``), then runs the
 program's main code in a vthread.  Exit codes, error messages and the
@@ -30,6 +35,8 @@ ENVIRONMENT = {
                             "writes vthreads.dump() of the running program "
                             "(default: none)",
     "VTHREADS_DUMP_FILE": "where that dump is appended (default: stderr)",
+    "VTHREADS_INSPECT": "0 turns off the socket that python -m vthreads "
+                        "ps/pstree asks (default: on)",
 }
 
 
@@ -51,10 +58,17 @@ def _parser():
                      for name, text in ENVIRONMENT.items())
     p = argparse.ArgumentParser(
         prog="python -m vthreads",
-        usage="%(prog)s [-h] [--carriers N] (script.py | -m module) [args ...]",
+        usage="%(prog)s [-h] [--carriers N] (script.py | -m module) [args ...]\n"
+              "       %(prog)s ps PID [--json] | pstree PID",
         description="Patch the stdlib (vthreads.monkey.patch_all()) and run "
                     "a Python program's main code in a vthread.",
-        epilog="environment variables:\n" + env,
+        epilog="commands:\n"
+               "  ps PID [--json]       a table of the vthreads of running "
+               "process PID\n"
+               "  pstree PID            the same as a tree, by parent and "
+               "task group\n"
+               "  (a script named ps or pstree: give its path, ./ps)\n\n"
+               "environment variables:\n" + env,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--carriers", type=_carrier_count, metavar="N",
                    help="number of carrier OS threads")
@@ -96,6 +110,9 @@ def _parse(argv):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("ps", "pstree"):
+        from vthreads import _ps
+        sys.exit(_ps.main(argv))
     ns = _parse(argv)
     if ns.module is None:
         argv = ns.program

@@ -10,6 +10,7 @@ from ._cancel import (CancelScope, check_number, current_effective_deadline,
 from ._dump import dump
 from ._errors import Cancelled
 from ._fork import on_child
+from . import _inspect  # noqa: F401  (listens as a runtime starts)
 from ._ownthread import OwnThread
 from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
                    wait_writable)

@@ -234,7 +234,19 @@ def get_runtime(carriers=None):
         if not _atexit_registered:
             _o.register_atexit(_at_exit)
             _atexit_registered = True
+        for fn in _start_hooks:
+            fn()
         return rt
+
+
+_start_hooks: list[Callable[[], object]] = []
+
+
+def on_runtime_start(fn):
+    """Run ``fn()`` each time the default runtime starts, in the thread
+    that starts it, under ``_state_lock`` (upper modules: the inspect
+    listener)."""
+    _start_hooks.append(fn)
 
 
 class _Keep(enum.Enum):

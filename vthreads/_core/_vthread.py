@@ -14,6 +14,8 @@ Threads and guards:
   ``_groups`` (the stripe lock is the vthread's ``_tree_lock()``, see
   _cancel), and the result fields, which are written before ``_done``
   under it.
+  ``_parent`` and ``_born`` are written once, by the spawning thread,
+  before the vthread is queued, and only read after (dumps).
   The owner reads ``_pending`` without the lock as a hint (None is the
   common case) and takes it under the lock.
 - Waking (``_resume``) is legal from any thread: on the owner thread it
@@ -75,7 +77,7 @@ class VThread:
                  "_carrier", "_state", "_ticket", "_reason", "_waiting_on",
                  "_interrupted", "_scope", "_groups", "_cancel_requested",
                  "_done", "_waiters", "_result", "_exc", "_retrieved", "_group",
-                 "_pending", "__weakref__")
+                 "_pending", "_parent", "_born", "__weakref__")
 
     def __init__(self, fn: Any, args: Any, kwargs: Any, name: str | None, ctx: Any,
                  group: Any = None) -> None:
@@ -104,6 +106,12 @@ class VThread:
         self._retrieved = False
         self._group = group
         self._pending = None
+        # Who spawned it, for dumps and ``pstree``: the spawner's ident (0
+        # for an OS thread), not a reference, so a finished parent is not
+        # kept alive by its children; 8 bytes, the int is the parent's own.
+        me = getattr(getcurrent(), "vt", None)
+        self._parent = 0 if me is None else me.ident
+        self._born = _o.monotonic()     # for a dump's "age"
 
     # --- public API -------------------------------------------------------
 
