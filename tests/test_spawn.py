@@ -2,9 +2,7 @@
 
 import contextvars
 import re
-import sys
 import threading
-import weakref
 
 import pytest
 
@@ -43,7 +41,6 @@ def test_join_timeout_returns_false_and_result_timeout_raises():
 
 def test_name_ident_and_current():
     seen = []
-    firsts = weakref.WeakSet()  # a greenlet that ended is not in it
 
     def body():
         seen.append(vthreads.current())
@@ -196,62 +193,3 @@ def test_default_excepthook_prints_traceback_to_stderr():
     assert "Exception in vthread orphan" in r.stderr
     assert "RuntimeError: nobody joined me" in r.stderr
     assert "Traceback" in r.stderr
-
-
-def test_a_finished_vthreads_greenlet_serves_the_next_with_nothing_left_over(
-        one_carrier):
-    """A carrier keeps the greenlets of finished vthreads for the ones it
-    starts next (a new greenlet costs an mmap and a munmap).  The next
-    vthread on a kept greenlet starts clean: its own context, its own
-    threading.local, no exception of the previous one, its own name."""
-    import greenlet
-    var = contextvars.ContextVar("var", default="unset")
-    local = vthreads._io._threading.local()
-    seen = []
-    firsts = weakref.WeakSet()  # a greenlet that ended is not in it
-
-    def first(i):
-        var.set(f"first {i}")
-        local.x = i
-        try:
-            raise ValueError(i)
-        finally:
-            firsts.add(greenlet.getcurrent())
-
-    def second(i):
-        seen.append((greenlet.getcurrent() in firsts, var.get(),
-                     getattr(local, "x", None), sys.exc_info()[0],
-                     vthreads.current().name))
-
-    for i in range(20):
-        a = vthreads.spawn(first, i)
-        assert isinstance(a.exception(10), ValueError)
-        assert vthreads.spawn(second, i, name=f"s{i}").join(10)
-    assert any(s[0] for s in seen), "no greenlet was reused"
-    assert all(s[1:] == ("unset", None, None, f"s{i}")
-               for i, s in enumerate(seen)), seen
-
-
-def test_kept_greenlets_are_bounded_and_end_with_their_carrier(one_carrier):
-    import gc
-    from vthreads._core import _carrier
-    from vthreads._core._switch import VGreenlet
-
-    def greenlets():            # the ones not ended
-        gc.collect()
-        return sum(isinstance(o, VGreenlet) and not o.dead
-                   for o in gc.get_objects())
-
-    before = greenlets()
-    gate = vthreads.Event()
-    vts = [vthreads.spawn(gate.wait) for _ in range(3 * _carrier.IDLE_WORKERS)]
-    vthreads.spawn(lambda: None).join(10)
-    assert greenlets() - before >= 3 * _carrier.IDLE_WORKERS
-    gate.set()
-    for vt in vts:
-        assert vt.join(10)
-    assert greenlets() - before <= _carrier.IDLE_WORKERS
-    assert vthreads.shutdown(timeout=10)
-    assert greenlets() == before == 0
-    gc.collect()
-    assert not any(isinstance(o, VGreenlet) for o in gc.get_objects())

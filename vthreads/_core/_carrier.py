@@ -18,8 +18,7 @@ An idle carrier first tries to steal unstarted vthreads from the others.
 
 Threads and guards:
 - Owner thread only: ``runq`` entries that are VThreads, ``timers``,
-  ``stale_timers``, ``budget``, ``live``, ``idle_workers``, the poller
-  except ``wake()``.
+  ``stale_timers``, ``budget``, ``live``, the poller except ``wake()``.
 - ``_lock`` guards ``_ready_in``, ``_calls_in``, ``_sleeping`` and
   ``_notified``.  A poster appends under it and wakes the poller only if
   the carrier is asleep and nobody woke it yet; the carrier sets
@@ -53,14 +52,13 @@ from .._poller import Backend
 from ._switch import VGreenlet, enter, getcurrent
 from ._threadtask import become_hub
 from ._ticket import TIMEOUT
-from ._vthread import RUNNING, worker
+from ._vthread import RUNNING
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
-IDLE_WORKERS = 64     # greenlets of finished vthreads kept for new ones
 BALANCE_SLACK = 2     # a busy carrier takes unstarted work from one whose
                       # load (started + stealable) is more than this above
 _INJECT_TAKE = 64     # injected vthreads taken per loop
@@ -81,7 +79,6 @@ class Carrier:
         self._timer_seq = 0
         self.budget = 0
         self.live = set()
-        self.idle_workers = []      # finished vthreads' greenlets, for reuse
         self.poller = Backend()
         self.hub = None
         self.thread_id = None
@@ -220,8 +217,7 @@ class Carrier:
             vt._finish(None, thrown if thrown is not None
                        else Cancelled("cancelled before it started"))
             return None
-        idle = self.idle_workers
-        g = idle.pop() if idle else VGreenlet(worker, self.hub)
+        g = VGreenlet(vt._main, self.hub)
         g.vt = vt
         g.gr_context = vt._ctx
         vt._ctx = None
@@ -229,16 +225,6 @@ class Carrier:
         vt._state = RUNNING
         self.live.add(vt)
         return g
-
-    def keep_worker(self, g):
-        """Keep the greenlet of a vthread that just finished for the next
-        one this carrier starts (``_vthread.worker``); False when the pool
-        is full or the carrier stops, and the greenlet ends instead."""
-        idle = self.idle_workers
-        if len(idle) >= IDLE_WORKERS or self._stopped:
-            return False
-        idle.append(g)
-        return True
 
     def doze_in_place(self):
         """From a parking vthread that found nothing to run: do the hub's
@@ -274,9 +260,6 @@ class Carrier:
                     enter(g)
                     g = self.pick(True)
         finally:
-            # Idle workers end here, in their own thread (GreenletExit in
-            # _switch.retire), like the hub below.
-            self.idle_workers.clear()
             self.poller.close()
             # Drop this thread's main greenlet here, in its own thread: a
             # greenlet of a finished thread released later by another

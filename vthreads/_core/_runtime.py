@@ -359,9 +359,6 @@ def _after_fork():
         vt._state = DONE
         vt._retrieved = True
         complete(vt, None, Cancelled("did not survive os.fork()"))
-    for other in rt.carriers:
-        if other is not c:      # greenlets of a thread the fork left behind
-            _frozen.extend(other.idle_workers)
     rt.carriers = [c]
     rt.size = 1
     if rt.monitor is not None:  # its thread is gone: the child goes without

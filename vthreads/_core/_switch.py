@@ -28,7 +28,7 @@ from .. import _originals as _o
 if not _o.gil_enabled():
     _greenlet.enable_optional_cleanup(False)
 
-__all__ = ["VGreenlet", "enter", "leave", "retire", "getcurrent"]
+__all__ = ["VGreenlet", "enter", "leave", "getcurrent"]
 
 
 class VGreenlet(greenlet):
@@ -56,19 +56,6 @@ def leave(carrier):
         g = carrier.pick()
         if g is getcurrent():
             return
-    if g is None:
-        carrier.hub.switch()
-    else:
-        g.switch()
-
-
-def retire(carrier):
-    """Current worker greenlet, whose vthread just finished and which
-    ``carrier`` keeps for its next vthread -> the next ready vthread, or
-    the hub.  Returns when the carrier starts a vthread on it (see
-    _vthread.worker); GreenletExit raises here when the carrier drops it.
-    """
-    g = carrier.pick()
     if g is None:
         carrier.hub.switch()
     else:

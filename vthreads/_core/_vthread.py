@@ -36,7 +36,7 @@ from ._cancel import interrupt_tree
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._errors import Cancelled
 from ._fork import on_child
-from ._switch import getcurrent, leave, retire
+from ._switch import getcurrent, leave
 from ._ticket import INTERRUPT, Ticket
 
 NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
@@ -326,9 +326,8 @@ class VThread:
     # --- running and finishing (owner thread) -----------------------------
 
     def _main(self):
-        """Runs the vthread, in its greenlet (see ``worker``).  Keeps no
-        local reference to ``self`` while user code runs, so a traceback
-        does not make a cycle with it."""
+        """The greenlet's body.  Keeps no local reference to ``self`` while
+        user code runs, so a traceback does not make a cycle with it."""
         fn, args, kwargs = self._fn, self._args, self._kwargs
         self._fn = self._args = self._kwargs = None
         del self
@@ -380,23 +379,6 @@ class VThread:
         if self._group is not None:
             return
         report_unhandled(self, exc)
-
-
-def worker():
-    """The body of every vthread's greenlet: run its vthread, then, rather
-    than end, wait in the carrier's pool of idle workers until the carrier
-    starts its next vthread on it.  A greenlet's first run maps a fresh
-    chunk for its Python frames and its end unmaps it: an ``mmap`` and a
-    ``munmap`` that cost more than the rest of a spawn (greenlet 3.5,
-    CPython 3.11).  Holds no reference to itself or to a finished vthread
-    while it waits, so dropping it from the pool frees it at once.
-    """
-    carrier = getcurrent().vt._carrier
-    while True:
-        getcurrent().vt._main()
-        if not carrier.keep_worker(getcurrent()):
-            return
-        retire(carrier)
 
 
 class ExceptHookArgs:
