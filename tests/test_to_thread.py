@@ -9,6 +9,7 @@ import pytest
 import vthreads
 import vthreads.monkey
 from vthreads import Cancelled
+from conftest import wait_until
 
 
 def test_runs_on_a_helper_thread_and_returns():
@@ -69,23 +70,26 @@ def test_a_blocking_call_that_does_not_park_freezes_its_carrier(one_carrier):
 
 
 def test_cancel_stops_the_wait_and_helper_finishes_in_background():
-    started, finished = threading.Event(), threading.Event()
+    started, gate, finished = (threading.Event(), threading.Event(),
+                               threading.Event())
 
     def slow():
         started.set()
-        time.sleep(0.2)
+        gate.wait(10)
         finished.set()
         return "late"
 
     vt = vthreads.spawn(vthreads.to_thread, slow)
     # Wait for the helper to begin: a job cancelled while still queued
-    # (helpers busy with other tests' work) is dropped, by design.
+    # (helpers busy with other tests' work) is dropped, by design. The
+    # helper may start before the vthread has parked, so wait for both.
     assert started.wait(10)
-    assert "TO_THREAD" in repr(vt)
+    assert wait_until(lambda: "TO_THREAD" in repr(vt)), repr(vt)
     vt.cancel()
     with pytest.raises(Cancelled):
         vt.result(10)
     assert not finished.is_set()          # the wait ended before the work
+    gate.set()
     assert finished.wait(10)
 
 
