@@ -241,7 +241,7 @@ def plot(files, out):
     sets = [json.load(open(f)) for f in files]
     fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4),
                              squeeze=False)
-    for ax, data in zip(axes[0], sets):
+    for i, (ax, data) in enumerate(zip(axes[0], sets), 1):
         by = {}
         for r in data["results"]:
             by.setdefault(r["workload"], []).append(
@@ -252,7 +252,8 @@ def plot(files, out):
             label = "plain threads (cpu)" if w == "threads" else w
             ax.plot([n for n, _ in pts], [s for _, s in pts], "o-",
                     label=label)
-        ax.set_title(f"{data['interpreter']}, {data['cpus']} CPUs")
+        run = f", run {i} of {len(sets)}" if len(sets) > 1 else ""
+        ax.set_title(f"{data['interpreter']}, {data['cpus']} CPUs{run}")
         ax.set_xlabel("carriers (threads)")
         ax.set_ylabel("speed-up against 1")
         ax.set_xticks(range(1, top + 1))
