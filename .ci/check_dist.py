@@ -4,7 +4,7 @@
 
 The wheel must hold every file git tracks under vthreads/ (the modules of
 _core, _sync, _io, _poller, the integrations, py.typed), and the C helper
-when --helper yes; the sdist must hold those too, and what building the
+when --helper yes, and LICENSE in its dist-info; the sdist must hold those too, and what building the
 helper from it needs (setup.py, native/).  Prints what it checked; exits 1
 naming what is missing.  --wheel checks that wheel instead of DIST_DIR's
 (one built from the sdist elsewhere).
@@ -20,7 +20,7 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SDIST_NEEDS = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md",
-               "CHANGELOG.md", "native/spot.c", "native/build_spot.py"]
+               "CHANGELOG.md", "LICENSE", "native/spot.c", "native/build_spot.py"]
 
 
 def tracked_package_files():
@@ -55,6 +55,8 @@ def main():
     missing = [f"wheel: {f}" for f in package if f not in in_wheel]
     missing += [f"sdist: {f}" for f in package + SDIST_NEEDS
                 if f not in in_sdist]
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in in_wheel):
+        missing.append("wheel: *.dist-info/licenses/LICENSE")
     helper = sorted(n for n in in_wheel if n.startswith("vthreads/_spot_c."))
     if args.helper == "yes" and not helper:
         missing.append("wheel: vthreads/_spot_c.*.so (the C helper)")
