@@ -47,6 +47,6 @@ del _name, _obj
 
 # VTHREADS_DUMP_SIGNAL=USR2 (off when unset): that signal writes dump() to
 # VTHREADS_DUMP_FILE or stderr; see vthreads/_core/_dump_signal.py.
-from ._core._dump_signal import install_from_env as _install_dump_signal
+from ._core import install_dump_signal as _install_dump_signal
 _install_dump_signal()
 del _install_dump_signal

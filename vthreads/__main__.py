@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-from vthreads._core._runtime import check_carriers
+from vthreads._core import check_carriers
 
 # The environment variables vthreads reads, for --help.
 ENVIRONMENT = {

@@ -21,8 +21,8 @@ import os
 import socket
 import sys
 
-from vthreads._core._dump import FORMAT, VERSION
-from vthreads._core._inspect import socket_path
+from vthreads._core import DUMP_FORMAT as FORMAT, DUMP_VERSION as VERSION
+from vthreads._core import socket_path
 
 COMMANDS = ("ps", "pstree")
 

@@ -35,8 +35,7 @@ import sys
 from typing import Any
 
 from .. import _originals as _o
-from .._poller import READ
-from .._poller._base import Waker
+from .._poller import READ, Waker
 from ._fork import on_child
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot

@@ -24,8 +24,7 @@ Threads: any.
 """
 
 from .. import _originals as _o
-from .._core import current
-from .._core._mainthread import call_in_main
+from .._core import call_in_main, current
 
 __all__ = ["signal", "set_wakeup_fd", "raise_signal", "pause",
            "pidfd_send_signal"]

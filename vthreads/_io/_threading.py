@@ -35,8 +35,7 @@ from typing import Any
 from .. import _originals as _o
 from .._core import (Cancelled, OwnThread, current as _current_vthread,
                      current_task, on_child, spawn)
-from .._core._mainthread import call_in_main, main_ident, served
-from .._core._runtime import add_exit_hook
+from .._core import add_exit_hook, call_in_main, main_ident, served
 
 _lock = _o.allocate_lock()
 on_child(_lock._at_fork_reinit)  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ Contract (``Backend``):
 The backend is chosen once, at import: epoll on Linux, selectors elsewhere.
 """
 
-from ._base import READ, WRITE, as_fd
+from ._base import READ, WRITE, Waker, as_fd
 from .._originals import epoll as _have_epoll
 
 if _have_epoll is not None:
@@ -53,4 +53,4 @@ if _have_epoll is not None:
 else:  # pragma: no cover - exercised by tests through SelectorsBackend
     from ._selectors import SelectorsBackend as Backend  # type: ignore[assignment]
 
-__all__ = ["Backend", "READ", "WRITE", "as_fd"]
+__all__ = ["Backend", "READ", "WRITE", "Waker", "as_fd"]
