@@ -126,16 +126,22 @@ def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
     for a held carrier plays no part.)"""
     from vthreads import _originals as _o
     vthreads.configure(monitor_threshold=0)
-    hold = _o.allocate_lock()
+    hold, gate = _o.allocate_lock(), _o.allocate_lock()
     hold.acquire()
+    gate.acquire()
     stop = threading.Event()
-    spinner_on, placed, ran_on = [], [], []
+    spinner_on, spawner_on, ran_on = [], [], []
 
     def carrier_index():
         return vthreads.current()._carrier.index
 
-    def spin():                  # busy, never idle: it yields, never parks
+    def spin():
+        # Holds its carrier in a real call until the spawner has queued its
+        # children, so the spawner (queued from this OS thread) can only
+        # start on the other carrier; then busy, never idle: it yields,
+        # never parks.
         spinner_on.append(carrier_index())
+        gate.acquire(True, 20)
         while not stop.is_set():
             vthreads.checkpoint()
 
@@ -143,23 +149,18 @@ def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
         ran_on.append(carrier_index())
 
     def spawner():
-        if carrier_index() == spinner_on[0]:
-            placed.append(False)    # next to the spinner: try again
-            return
-        placed.append(True)
+        spawner_on.append(carrier_index())
         for _ in range(100):
-            vthreads.spawn(child)
-        hold.acquire(True, 20)      # the call that holds this carrier
+            vthreads.spawn(child)       # queued on this carrier
+        gate.release()                  # the spinner's carrier runs again
+        hold.acquire(True, 20)          # the call that holds this carrier
 
     try:
         spinner = vthreads.spawn(spin)
         assert wait_until(lambda: spinner_on)
-        for attempt in range(1, 101):
-            vthreads.spawn(spawner)
-            assert wait_until(lambda: len(placed) == attempt)
-            if placed[-1]:
-                break
-        assert placed[-1], "no spawner landed on the other carrier"
+        vthreads.spawn(spawner)
+        assert wait_until(lambda: spawner_on)
+        assert spawner_on != spinner_on
         assert wait_until(lambda: len(ran_on) >= 50), (
             f"{len(ran_on)} of 100 ran while their carrier was held")
         assert set(ran_on) == {spinner_on[0]}
@@ -169,8 +170,9 @@ def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
         spinner.join(10)
     finally:
         stop.set()
-        if hold.locked():
-            hold.release()
+        for lock in (hold, gate):
+            if lock.locked():
+                lock.release()
         assert vthreads.shutdown(timeout=10)
         vthreads.configure(monitor_threshold=None)
 
