@@ -181,19 +181,6 @@ class EpollBackend(BackendBase):
                 del table.fds[fd]
         return ready
 
-    def forget(self, fd):
-        """The fd is being closed: drop it and return its waiters."""
-        out = []
-        self._table.take(fd, True, True, out, _ERRS)
-        self._table.fds.pop(fd, None)
-        if self._armed.pop(fd, None) is not None or \
-                self._keyed.pop(fd, None) is not None:
-            try:
-                self._ep.unregister(fd)
-            except OSError:
-                pass
-        return out
-
     def close(self):
         self._ep.close()
         self._waker.close()

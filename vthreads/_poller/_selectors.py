@@ -78,16 +78,6 @@ class SelectorsBackend(BackendBase):
                     self._table.fds.pop(fd, None)
         return ready
 
-    def forget(self, fd):
-        out = []
-        self._table.take(fd, True, True, out, 0)
-        self._table.fds.pop(fd, None)
-        try:
-            self._sel.unregister(fd)
-        except (KeyError, ValueError, OSError):
-            pass
-        return out
-
     def close(self):
         self._sel.close()
         self._waker.close()
