@@ -9,7 +9,8 @@ import time
 import pytest
 
 import vthreads
-from vthreads._poller import READ, WRITE
+from vthreads._core import block
+from vthreads._poller import ERR, HUP, READ, WRITE
 from vthreads._poller._epoll import EpollBackend
 from vthreads._poller._selectors import SelectorsBackend
 
@@ -32,6 +33,49 @@ def test_backend_reports_readiness_once_per_registration(backend):
         assert backend.waiting == 0
         # one-shot: still readable, but nobody registered again
         assert backend.poll(0) == []
+
+
+def test_backend_reports_normalised_events(backend):
+    """poll() says READ | WRITE | HUP | ERR, never the kernel's bits."""
+    a, b = socket.socketpair()
+    with a:
+        backend.register(a.fileno(), WRITE, "w")
+        assert backend.poll(1) == [("w", WRITE)]
+        b.send(b"x")
+        backend.register(a.fileno(), READ, "r")
+        assert backend.poll(1) == [("r", READ)]
+        b.close()
+        backend.register(a.fileno(), READ, "end")
+        [(tok, events)] = backend.poll(1)
+        assert tok == "end" and events & READ
+        if backend.__class__ is EpollBackend:
+            assert events == READ | HUP         # selectors cannot tell
+        assert events & ~(READ | WRITE | HUP | ERR) == 0
+
+
+@pytest.mark.parametrize("where", ["vthread", "os thread"])
+def test_an_fd_wait_returns_a_tagged_ready_not_a_bare_int(where):
+    """block(io=...) returns readiness as a Ready with the poller's bits,
+    and any other waker's value as it is, an int included."""
+    from vthreads._core._ticket import Ready
+
+    def wait_both():
+        a, b = socket.socketpair()
+        with a:
+            b.close()                   # readable now, and hung up
+            got = block("TEST", None, None, None, None,
+                        io=((a.fileno(), READ),))
+            fired = block("TEST", None, lambda t: t.fire(5), None, None,
+                          io=((a.fileno(), READ),))
+        return got, fired
+
+    if where == "vthread":
+        got, fired = vthreads.spawn(wait_both).result(10)
+    else:
+        got, fired = wait_both()
+    assert got.__class__ is Ready and got.events & READ
+    assert got.events & HUP             # the end, from either kind of waiter
+    assert fired == 5
 
 
 def test_backend_both_directions_and_several_waiters(backend):

@@ -64,6 +64,8 @@ POLLOUT = getattr(select, "POLLOUT", 0x004)
 POLLERR = getattr(select, "POLLERR", 0x008)
 POLLHUP = getattr(select, "POLLHUP", 0x010)
 POLLNVAL = getattr(select, "POLLNVAL", 0x020)
+POLLPRI = getattr(select, "POLLPRI", 0x002)
+POLLRDHUP = getattr(select, "POLLRDHUP", 0x2000)
 DefaultSelector = selectors.DefaultSelector
 # Any: a base class below when present (the type checker sees Linux).
 PollSelector: Any = getattr(selectors, "PollSelector", None)

@@ -20,7 +20,7 @@ import math
 from .. import _originals as _o
 from ._cancel import check as _check_cancel, check_seconds
 from ._threadtask import current_task
-from ._ticket import INTERRUPT, TIMEOUT
+from ._ticket import INTERRUPT, TIMEOUT, Ready
 
 __all__ = ["block", "TIMEOUT", "timeout_to_deadline"]
 
@@ -39,8 +39,10 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
           io=None):
     """Park until fired; return the waker's value, or TIMEOUT at ``deadline``.
 
-    ``io=((fd, events), ...)`` waits until one of the fds is ready; a pair
-    may carry a poller key third (see ``_poller``'s ``register``).
+    ``io=((fd, events), ...)`` waits until one of the fds is ready, and then
+    returns a ``Ready`` (``_ticket``) whose ``events`` say what the fd that
+    fired is now (the poller's READ | WRITE | HUP | ERR); a pair may carry
+    a poller key third (see ``_poller``'s ``register``).
     ``register`` may still put the ticket somewhere else too (a socket's
     close() fires it).
     """
@@ -73,7 +75,7 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
                 unregister(ticket)
             raise
         if value is TIMEOUT or value is INTERRUPT or (
-                io is not None and type(value) is not int):
+                io is not None and value.__class__ is not Ready):
             if unregister is not None:
                 unregister(ticket)
             if value is not TIMEOUT and value is not INTERRUPT:

@@ -51,7 +51,7 @@ from .. import _originals as _o
 from .._poller import Backend
 from ._switch import VGreenlet, enter, getcurrent
 from ._threadtask import become_hub
-from ._ticket import TIMEOUT
+from ._ticket import READY, TIMEOUT
 from ._vthread import RUNNING
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
@@ -367,7 +367,7 @@ class Carrier:
                 task = ticket.pop()
             except IndexError:
                 continue            # claimed first by a timeout or cancel
-            ticket.value = rev
+            ticket.value = READY[rev]
             runq.append(task)
 
     def _maintain(self):

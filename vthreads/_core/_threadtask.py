@@ -35,12 +35,17 @@ import sys
 from typing import Any
 
 from .. import _originals as _o
-from .._poller import READ, Waker
+from .._poller import READ, Waker, normaliser
 from ._fork import on_child
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot
 from ._switch import getcurrent
-from ._ticket import INTERRUPT, TIMEOUT, Ticket
+from ._ticket import INTERRUPT, READY, TIMEOUT, Ticket
+
+# poll()'s bits -> the poller's READ | WRITE | HUP | ERR (an OS thread's fd
+# wait reports what a carrier's does).
+_SEEN, _NORMAL = normaliser(_o.POLLIN | _o.POLLPRI, _o.POLLOUT,
+                            _o.POLLHUP | _o.POLLRDHUP, _o.POLLERR)
 
 _TIMEOUT_MAX = 2**31 / 1000.0  # a lock's or spot's park, in seconds
 # poll() takes a C int of milliseconds.  A longer wait polls in slices of
@@ -229,7 +234,8 @@ class ThreadTask:
                 if any(rev & _o.POLLNVAL for rev in hits.values()):
                     ticket.retract(None)
                     raise OSError(9, "Bad file descriptor")
-                if hits and ticket.retract(next(iter(hits.values()))):
+                if hits and ticket.retract(
+                        READY[_NORMAL[next(iter(hits.values())) & _SEEN]]):
                     break
                 if wake or not ticket:
                     waker.drain()

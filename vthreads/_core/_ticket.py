@@ -34,6 +34,24 @@ TIMEOUT = _Sentinel("TIMEOUT")        # the park's deadline passed
 INTERRUPT = _Sentinel("INTERRUPT")    # a canceller poked the task
 
 
+class Ready:
+    """What an fd wait's ticket carries when an fd it waits on is ready:
+    ``events``, the poller's ``READ | WRITE | HUP | ERR`` for it.  Its own
+    class, so block() tells it from any other waker's value without
+    guessing from a type (a waker may fire an int).  One shared instance
+    per value (``READY``): never changed."""
+    __slots__ = ("events",)
+
+    def __init__(self, events):
+        self.events = events
+
+    def __repr__(self):
+        return f"Ready({self.events})"
+
+
+READY = tuple(Ready(bits) for bits in range(16))
+
+
 class Ticket(list):
     __slots__ = ("value", "lock")   # lock: how an OS-thread parker sleeps
 

@@ -37,7 +37,7 @@ from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._errors import Cancelled
 from ._fork import on_child
 from ._switch import getcurrent, leave
-from ._ticket import INTERRUPT, Ticket
+from ._ticket import INTERRUPT, READY, Ready, Ticket
 
 NEW, RUNNING, PARKED, DONE = "new", "running", "parked", "done"
 
@@ -258,10 +258,10 @@ class VThread:
             fd, events = pair[0], pair[1]
             if not poller.register(fd, events, ticket,
                                    pair[2] if len(pair) > 2 else None):
-                ticket.fire(events)         # a regular file: ready now
+                ticket.fire(READY[events])  # a regular file: ready now
                 return self._park(ticket, reason, obj, deadline)
             value = self._park(ticket, reason, obj, deadline)
-            if type(value) is not int:
+            if value.__class__ is not Ready:
                 poller.unregister(fd, ticket)
             return value
         done = []
@@ -270,7 +270,7 @@ class VThread:
                 fd, events = pair[0], pair[1]
                 if not poller.register(fd, events, ticket,
                                        pair[2] if len(pair) > 2 else None):
-                    ticket.fire(events)      # a regular file: ready now
+                    ticket.fire(READY[events])  # a regular file: ready now
                     break
                 done.append(fd)
         except BaseException:
@@ -278,7 +278,7 @@ class VThread:
                 poller.unregister(fd, ticket)
             raise
         value = self._park(ticket, reason, obj, deadline)
-        if len(done) > 1 or type(value) is not int:
+        if len(done) > 1 or value.__class__ is not Ready:
             # The poller drops only the registration that fired.
             for fd in done:
                 poller.unregister(fd, ticket)

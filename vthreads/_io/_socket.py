@@ -44,14 +44,13 @@ import socket as _std
 
 from .. import _originals as _o
 from .._core import TIMEOUT, block
-from .._poller import READ, WRITE
+from .._poller import ERR, HUP, READ, WRITE
 from . import _dns
 
 _Base = _o.socket_class
 _CLOSED = object()
-# Readiness bits (epoll's and poll()'s alike) that say the stream ended or
-# failed.
-_END = _o.EPOLLRDHUP | _o.EPOLLHUP | _o.EPOLLERR
+# What a readiness that says the stream ended or failed carries.
+_END = HUP | ERR
 
 
 # A plain int: socket's constant is an IntFlag, whose & costs a Python call.
@@ -175,7 +174,8 @@ class socket(_Base):
             # cancellation or a claim error released it inside block();
             # close() popped it.)
             self._vt_waiters.pop(events, None)
-            if events == READ and type(value) is int and value & _END:
+            # Only readiness (a Ready) is left: close() fires _CLOSED.
+            if events == READ and value.events & _END:
                 # The peer's end or an error is queued behind the data, and
                 # this wake-up was its only edge: recv may never again
                 # wait without asking first.

@@ -29,10 +29,12 @@ Contract (``Backend``):
 - ``unregister(fd, token)``: forget ``token`` (an abandoned wait).  Cheap
   and idempotent; a stale kernel registration may later produce an event
   nobody waits for, which the backend drops.
-- ``poll(timeout) -> [(token, revents)]``: wait up to ``timeout`` seconds
+- ``poll(timeout) -> [(token, events)]``: wait up to ``timeout`` seconds
   (None: forever, 0: don't block) and return every token whose interest
-  fired, each at most once per registration.  Errors and hang-ups are
-  reported to both directions, so no waiter sleeps through them.  ``wake()``
+  fired, each at most once per registration, with what the fd is now:
+  ``READ | WRITE | HUP | ERR``, never a kernel's own bits.  Errors and
+  hang-ups are reported to both directions, so no waiter sleeps through
+  them.  ``wake()``
   makes a concurrent or the next ``poll`` return early.
 - ``wake()`` is the only method other threads may call.  Every other
   method belongs to the owning carrier's thread.
@@ -45,7 +47,7 @@ Contract (``Backend``):
 The backend is chosen once, at import: epoll on Linux, selectors elsewhere.
 """
 
-from ._base import READ, WRITE, Waker, as_fd
+from ._base import ERR, HUP, READ, WRITE, Waker, as_fd, normaliser
 from .._originals import epoll as _have_epoll
 
 if _have_epoll is not None:
@@ -53,4 +55,5 @@ if _have_epoll is not None:
 else:  # pragma: no cover - exercised by tests through SelectorsBackend
     from ._selectors import SelectorsBackend as Backend  # type: ignore[assignment]
 
-__all__ = ["Backend", "READ", "WRITE", "Waker", "as_fd"]
+__all__ = ["Backend", "READ", "WRITE", "HUP", "ERR", "Waker", "as_fd",
+           "normaliser"]

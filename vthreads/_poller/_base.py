@@ -8,8 +8,27 @@ import errno
 
 from .. import _originals as _o
 
+# What a waiter asks for (READ, WRITE) and what poll() reports (any of the
+# four): the same bits for every backend, whatever the kernel's are.
 READ = 1
 WRITE = 2
+HUP = 4         # the far end hung up: a read sees the end of the stream
+ERR = 8         # an error is pending on the fd
+
+
+def normaliser(read, write, hup, err):
+    """``(mask, table)``: ``table[kernel_bits & mask]`` is those bits as
+    READ | WRITE | HUP | ERR.  Each argument is the kernel's bits for that
+    meaning, or'd.  Built once at import and never written after, so any
+    thread may read it."""
+    mask = read | write | hup | err
+    bits = [1 << b for b in range(mask.bit_length()) if mask >> b & 1]
+    table = {}
+    for combo in range(1 << len(bits)):
+        ev = sum(bit for i, bit in enumerate(bits) if combo >> i & 1)
+        table[ev] = ((READ if ev & read else 0) | (WRITE if ev & write else 0)
+                     | (HUP if ev & hup else 0) | (ERR if ev & err else 0))
+    return mask, table
 
 
 def as_fd(obj):

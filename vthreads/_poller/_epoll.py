@@ -36,13 +36,16 @@ Threads: the owner carrier runs everything except ``wake``.
 """
 
 from .. import _originals as _o
-from ._base import READ, WRITE, BackendBase, WaiterTable
+from ._base import ERR, HUP, READ, WRITE, BackendBase, WaiterTable, normaliser
 
 _IN, _OUT = _o.EPOLLIN, _o.EPOLLOUT
 _ERRS = _o.EPOLLERR | _o.EPOLLHUP
 _ONESHOT = _o.EPOLLONESHOT
 _ET = _o.EPOLLET
 _RDHUP = _o.EPOLLRDHUP
+# The kernel's bits -> READ | WRITE | HUP | ERR, for poll()'s callers.
+_SEEN, _NORMAL = normaliser(_IN | _o.EPOLLPRI, _OUT, _o.EPOLLHUP | _RDHUP,
+                            _o.EPOLLERR)
 
 
 # Our READ/WRITE mask -> epoll's, always one-shot.  A table: this is on
@@ -137,7 +140,7 @@ class EpollBackend(BackendBase):
                       else 0, force)
         except OSError:
             self._armed.pop(fd, None)
-            self._table.take(fd, True, True, ready, _ERRS)
+            self._table.take(fd, True, True, ready, ERR)
 
     def unregister(self, fd, token):
         self._table.remove(fd, token)
@@ -157,6 +160,7 @@ class EpollBackend(BackendBase):
                 self._waker.drain()
                 continue
             err = ev & _ERRS
+            got = _NORMAL[ev & _SEEN]
             if fd in keyed:
                 # Edge-triggered, still armed.  An edge in a direction
                 # nobody waits for is lost to a later keyed wait, which
@@ -167,11 +171,12 @@ class EpollBackend(BackendBase):
                 missed = entry is None or (rd and not entry[0]) or (
                     wr and not entry[1])
                 if entry is not None:
-                    table.take(fd, rd, wr, ready, ev)
+                    table.take(fd, rd, wr, ready, got)
                 if missed:
                     self._unkey(fd, entry, ready)
                 continue
-            entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready, ev)
+            entry = table.take(fd, ev & _IN or err, ev & _OUT or err, ready,
+                               got)
             left = entry is not None and (entry[0] or entry[1])
             # The one-shot fired: the kernel disarmed this fd.
             self._armed[fd] = 0

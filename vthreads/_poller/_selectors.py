@@ -9,7 +9,10 @@ Threads: the owner carrier runs everything except ``wake``.
 import selectors
 
 from .. import _originals as _o
-from ._base import READ, WRITE, BackendBase, WaiterTable
+from ._base import ERR, READ, WRITE, BackendBase, WaiterTable
+
+# selectors reports EVENT_READ | EVENT_WRITE, which are our READ | WRITE.
+assert (selectors.EVENT_READ, selectors.EVENT_WRITE) == (READ, WRITE)
 
 _SEL = {READ: selectors.EVENT_READ, WRITE: selectors.EVENT_WRITE}
 
@@ -73,7 +76,7 @@ class SelectorsBackend(BackendBase):
                 try:
                     self._sync(fd, entry)
                 except OSError:
-                    self._table.take(fd, True, True, ready, ev)
+                    self._table.take(fd, True, True, ready, ev | ERR)
                 if not WaiterTable.mask(entry):
                     self._table.fds.pop(fd, None)
         return ready
