@@ -6,6 +6,7 @@ cancellation that also works in plain OS threads.  See docs/design.md.
 
 from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
                     VThread, check_cancelled, checkpoint, configure, current,
+                    current_time,
                     dump,
                     current_effective_deadline, fail_after, fail_at,
                     move_on_after, move_on_at, run, shutdown, sleep, spawn,
@@ -27,7 +28,8 @@ __all__ = [
     "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",
     "SimpleQueue", "join_async", "run_coroutine", "select", "select_async",
     "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
-    "check_cancelled", "checkpoint", "configure", "current", "current_effective_deadline", "dump",
+    "check_cancelled", "checkpoint", "configure", "current", "current_effective_deadline",
+    "current_time", "dump",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",
     "run", "shutdown", "sleep", "spawn", "statistics", "to_thread",
     "wait_readable", "wait_writable",

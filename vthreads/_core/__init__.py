@@ -3,6 +3,8 @@
 Knows nothing of sockets or patching.  Upper layers import from here only.
 """
 
+from . import _clock as clock
+from ._clock import current_time
 from ._block import TIMEOUT, block, timeout_to_deadline
 from ._cancel import check as check_cancel
 from ._cancel import (CancelScope, check_number, current_effective_deadline,
@@ -27,7 +29,7 @@ from ._to_thread import check_cancelled, to_thread
 from ._vthread import ExceptHookArgs, VThread, default_excepthook
 
 __all__ = [
-    "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
+    "clock", "current_time", "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
     "CancelScope", "check_number", "current_effective_deadline",
     "fail_after", "fail_at", "move_on_after", "move_on_at", "dump",
     "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",

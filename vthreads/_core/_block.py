@@ -18,6 +18,7 @@ Threads: runs in the parking task's own thread.
 import math
 
 from .. import _originals as _o
+from . import _clock
 from ._cancel import check as _check_cancel, check_seconds
 from ._threadtask import current_task
 from ._ticket import INTERRUPT, TIMEOUT, Ready
@@ -26,13 +27,13 @@ __all__ = ["block", "TIMEOUT", "timeout_to_deadline"]
 
 
 def timeout_to_deadline(timeout):
-    """None -> None; seconds -> a monotonic deadline.  Rejects NaN and < 0."""
+    """None -> None; seconds -> a deadline on ``_clock.now()``.  Rejects NaN and < 0."""
     if timeout is None:
         return None
     timeout = check_seconds(timeout)
     if timeout == math.inf:
         return None
-    return _o.monotonic() + timeout
+    return _clock.now() + timeout
 
 
 def block(reason, obj=None, register=None, unregister=None, deadline=None,
@@ -81,7 +82,7 @@ def block(reason, obj=None, register=None, unregister=None, deadline=None,
             if value is not TIMEOUT and value is not INTERRUPT:
                 return value       # an fd wait ended by another waker
             if value is TIMEOUT and deadline is not None \
-                    and _o.monotonic() >= deadline:
+                    and _clock.now() >= deadline:
                 return TIMEOUT
             continue
         return value

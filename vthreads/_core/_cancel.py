@@ -49,6 +49,7 @@ from types import TracebackType
 from typing import Any
 
 from .. import _originals as _o
+from . import _clock
 from ._errors import Cancelled
 from ._threadtask import current_task
 
@@ -86,7 +87,7 @@ def check(task):
         d = s._deadline
         if d is not None:
             if now is None:
-                now = _o.monotonic()
+                now = _clock.now()
             if d <= now:
                 s._cancel_called = True
                 raise Cancelled()
@@ -148,7 +149,7 @@ def current_effective_deadline() -> float:
 class CancelScope:
     """A region of code that can be cancelled, by hand or by a deadline.
 
-    ``deadline`` is in seconds of the monotonic clock.  A shielded scope hides
+    ``deadline`` is in seconds of ``current_time()``.  A shielded scope hides
     the cancellation of the scopes outside it.
     """
 
@@ -197,7 +198,7 @@ class CancelScope:
         self._exited = True
         if exc_type is not None and issubclass(exc_type, Cancelled):
             if not self._cancel_called and self._deadline is not None \
-                    and self._deadline <= _o.monotonic():
+                    and self._deadline <= _clock.now():
                 self._cancel_called = True
             if self._cancel_called:
                 self.cancelled_caught = True
@@ -218,7 +219,7 @@ class CancelScope:
 
     @property
     def deadline(self) -> float:
-        """The deadline in monotonic seconds (math.inf: none); settable, from any thread."""
+        """The deadline in ``current_time()`` seconds (math.inf: none); settable, from any thread."""
         return math.inf if self._deadline is None else self._deadline
 
     @deadline.setter
@@ -274,13 +275,13 @@ def check_seconds(seconds, what="timeout"):
 
 
 def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
-    """A scope cancelled at ``deadline`` (monotonic seconds); the block is simply left."""
+    """A scope cancelled at ``deadline`` (``current_time()`` seconds); the block is simply left."""
     return CancelScope(deadline=deadline, shield=shield)
 
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled ``seconds`` from now; the block is simply left."""
-    return CancelScope(deadline=_o.monotonic() + check_seconds(seconds),
+    return CancelScope(deadline=_clock.now() + check_seconds(seconds),
                        shield=shield)
 
 
@@ -309,7 +310,7 @@ class _FailScope:
 
 def fail_at(deadline: float, *,
             shield: bool = False) -> AbstractContextManager[CancelScope]:
-    """A scope cancelled at ``deadline`` (monotonic seconds); the block raises TimeoutError."""
+    """A scope cancelled at ``deadline`` (``current_time()`` seconds); the block raises TimeoutError."""
     return _FailScope(CancelScope(deadline=deadline, shield=shield))
 
 

@@ -48,6 +48,7 @@ import heapq
 from collections import deque
 
 from .. import _originals as _o
+from . import _clock
 from .._poller import Backend
 from ._switch import VGreenlet, enter, getcurrent
 from ._threadtask import become_hub
@@ -250,6 +251,9 @@ class Carrier:
         become_hub()                # no parking outside its vthreads
         if self._spot is not None:
             _spot.adopt(self._spot)     # it names this thread as a waker
+        clock = self.runtime.clock
+        if clock is not None:
+            _clock.bind(self.thread_id, clock)
         self.runtime._carrier_started(self)
         try:
             while not self._stopped:
@@ -265,6 +269,8 @@ class Carrier:
             # greenlet of a finished thread released later by another
             # thread (at interpreter exit) crashed greenlet 3.5 on 3.11.
             self.hub = None
+            if clock is not None:
+                _clock.unbind(self.thread_id)
             self.runtime._carrier_stopped(self)
 
     def _take_posts(self):
@@ -357,6 +363,16 @@ class Carrier:
             heapq.heapify(self.timers)
             self.stale_timers = 0
 
+    def _next_deadline(self):
+        """The earliest deadline of a timer still armed, or None; drops
+        the stale ones in front (a mock clock must not jump to them)."""
+        timers = self.timers
+        while timers and not timers[0][2]:
+            heapq.heappop(timers)
+            if self.stale_timers:
+                self.stale_timers -= 1
+        return timers[0][0] if timers else None
+
     def _fire_io(self, events):
         # Ticket.fire and VThread._resume, inlined: this is the owner
         # thread, and every token in this poller is a ticket of one of its
@@ -377,7 +393,7 @@ class Carrier:
         if rt.injected:
             self._take_injected()
         if self.timers:
-            self._fire_timers(_o.monotonic())
+            self._fire_timers(_clock.now())
         poller = self.poller
         if self.runq:
             if poller.waiting:
@@ -403,8 +419,13 @@ class Carrier:
         if sleep:
             self.sleeps += 1
             timers = self.timers
-            timeout = min(max(timers[0][0] - _o.monotonic(), 0.0),
-                          MAX_SLEEP) if timers else None
+            clock = rt.clock
+            if clock is None:
+                timeout = min(max(timers[0][0] - _clock.now(), 0.0),
+                              MAX_SLEEP) if timers else None
+            else:
+                timeout = clock._real_timeout(self._next_deadline())
+                slept_from = _o.monotonic()
             events = ()
             woken = False
             try:
@@ -432,6 +453,12 @@ class Carrier:
                     self._notified = False
             if events:
                 self._fire_io(events)
+            elif clock is not None and not self.runq and not (
+                    self._ready_in or self._calls_in or rt.injected):
+                # Idle through the sleep: an autojump clock may move on
+                # to the next deadline (vthreads.testing).
+                clock._idle(self._next_deadline(),
+                            _o.monotonic() - slept_from)
         # A post after the flag went down is seen here or at the next
         # _maintain, which re-checks under the lock before sleeping.
         if self._ready_in or self._calls_in:
@@ -439,4 +466,4 @@ class Carrier:
         if rt.injected:
             self._take_injected()
         if self.timers:
-            self._fire_timers(_o.monotonic())
+            self._fire_timers(_clock.now())

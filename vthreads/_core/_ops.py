@@ -12,11 +12,12 @@ import math
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .. import _originals as _o
+from . import _clock
 from .._poller import READ, WRITE, as_fd
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
 from ._mainthread import in_main_thread, serve
-from ._runtime import get_runtime, new_claim
+from ._runtime import get_runtime, new_claim, runtime_here
 from ._switch import getcurrent
 from ._threadtask import current_task, thread_task
 
@@ -55,7 +56,7 @@ def spawn(fn: Callable[..., object], *args: Any, name: object = None,
     if name is not None:
         name = str(name)
     while True:
-        vt = get_runtime().spawn(fn, args, kwargs, name)
+        vt = runtime_here().spawn(fn, args, kwargs, name)
         if vt is not None:
             return vt
         # The runtime began shutting down under us: the next one takes it.
@@ -99,7 +100,7 @@ def sleep(seconds: float) -> None:
     if seconds == 0:
         checkpoint()
         return
-    deadline = None if seconds == math.inf else _o.monotonic() + seconds
+    deadline = None if seconds == math.inf else _clock.now() + seconds
     block("SLEEP", None, None, None, deadline)
 
 

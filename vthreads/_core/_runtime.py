@@ -83,7 +83,8 @@ def check_carriers(n, what="carriers"):
 
 
 class Runtime:
-    def __init__(self, n, monitor_threshold=0):
+    def __init__(self, n, monitor_threshold=0, clock=None):
+        self.clock = clock          # None: the real clock (see _clock)
         self.carriers = []
         self.injected = deque()
         self.closing = False
@@ -202,6 +203,18 @@ def current_runtime():
     """The running default runtime, or None."""
     rt = _current
     return rt if rt is not None and not rt.closing else None
+
+
+def runtime_here():
+    """Where a spawn from here goes: the caller's own runtime if it is a
+    vthread of one that runs (a ``vthreads.testing.run`` runtime, say),
+    else the default runtime, started on first use."""
+    vt = getattr(getcurrent(), "vt", None)
+    if vt is not None:
+        rt = getattr(vt._carrier, "runtime", None)
+        if rt is not None and not rt.closing:
+            return rt
+    return get_runtime()
 
 
 def get_runtime(carriers=None):

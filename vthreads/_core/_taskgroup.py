@@ -24,7 +24,7 @@ from ._block import block
 from ._cancel import CancelScope, check, close_group, open_group
 from ._completion import add_waiter, complete, remove_waiter
 from ._errors import Cancelled
-from ._runtime import get_runtime
+from ._runtime import runtime_here
 from ._threadtask import current_task
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class TaskGroup:
             with self._lock:
                 # The group is set before the child is queued: it may
                 # finish on another carrier before spawn() returns.
-                vt = get_runtime().spawn(fn, args, kwargs,
+                vt = runtime_here().spawn(fn, args, kwargs,
                                          None if name is None else str(name),
                                          group=self)
                 if vt is None:

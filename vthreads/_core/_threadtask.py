@@ -35,6 +35,7 @@ import sys
 from typing import Any
 
 from .. import _originals as _o
+from . import _clock
 from .._poller import READ, Waker, normaliser
 from ._fork import on_child
 from ._spin import CAN_SPIN, spin_yield, spins
@@ -185,7 +186,7 @@ class ThreadTask:
         if deadline is None:
             lock.acquire()
         else:
-            timeout = min(max(deadline - _o.monotonic(), 0.0), _TIMEOUT_MAX)
+            timeout = min(max(deadline - _clock.now(), 0.0), _TIMEOUT_MAX)
             if not lock.acquire(True, timeout):
                 if not ticket.retract(TIMEOUT):
                     lock.acquire()    # a wake-up won the race; wait for it
@@ -199,7 +200,7 @@ class ThreadTask:
             if deadline is None:
                 _spot.park(spot)
                 continue
-            left = deadline - _o.monotonic()
+            left = deadline - _clock.now()
             if left <= 0 or not _spot.park(spot, min(left, _TIMEOUT_MAX)):
                 if ticket.retract(TIMEOUT):
                     return
@@ -227,7 +228,7 @@ class ThreadTask:
                 if deadline is None:
                     ms = None
                 else:
-                    ms = max(deadline - _o.monotonic(), 0.0) * 1000
+                    ms = max(deadline - _clock.now(), 0.0) * 1000
                     ms = min(int(ms) + (ms % 1 > 0), _POLL_MS_MAX)
                 hits = dict(p.poll(ms))
                 wake = hits.pop(waker.fileno, 0)
@@ -241,7 +242,7 @@ class ThreadTask:
                     waker.drain()
                     if not ticket:
                         break
-                if not hits and deadline is not None and _o.monotonic() >= deadline:
+                if not hits and deadline is not None and _clock.now() >= deadline:
                     if ticket.retract(TIMEOUT):
                         break
         finally:

@@ -43,6 +43,7 @@ import os
 import socket as _std
 
 from .. import _originals as _o
+from .._core import clock as _clock
 from .._core import TIMEOUT, block
 from .._poller import ERR, HUP, READ, WRITE
 from . import _dns
@@ -132,7 +133,7 @@ class socket(_Base):
 
     def _deadline(self):
         t = self._vt_timeout
-        return None if t is None else _o.monotonic() + t
+        return None if t is None else _clock.now() + t
 
     # One function per direction, each a single call: they run on every
     # park.

@@ -45,6 +45,7 @@ only by the waiting task itself.  Threads: any, and coroutines on any loop.
 """
 
 from .. import _originals as _o
+from .._core import clock as _clock
 from .._core import INTERRUPT, TIMEOUT, block, check_cancel, current_task
 from ._aio import current_owner, park_async
 from ._waitq import GRANT, RETRY
@@ -158,10 +159,10 @@ class Barging:
 
     async def _wait_async(self, timeout):
         w = _Waiter(self)
-        end = None if timeout is None else _o.monotonic() + timeout
+        end = None if timeout is None else _clock.now() + timeout
         try:
             while True:
-                left = None if end is None else end - _o.monotonic()
+                left = None if end is None else end - _clock.now()
                 value = await park_async(w.register, w.unregister, left)
                 if value is not RETRY:
                     return value is not TIMEOUT

@@ -23,6 +23,7 @@ from collections import deque
 from typing import Any, AsyncIterator, Iterator
 
 from .. import _originals as _o
+from .._core import clock as _clock
 from .._core import INTERRUPT, TIMEOUT, block, timeout_to_deadline
 from ._aio import park_async
 from ._args import async_timeout
@@ -344,10 +345,10 @@ async def select_async(*cases: _Case,
     """``select`` for coroutines, on any asyncio loop."""
     sel = _Selector(cases)
     timeout = async_timeout(timeout)
-    end = None if timeout is None else _o.monotonic() + timeout
+    end = None if timeout is None else _clock.now() + timeout
     outcome = sel.now()
     while outcome is None or outcome is _RETRY:
-        left = None if end is None else max(end - _o.monotonic(), 0)
+        left = None if end is None else max(end - _clock.now(), 0)
         outcome = sel.done(await park_async(sel.register, sel.unregister,
                                             left, keep=sel.sent))
     return _result(outcome)

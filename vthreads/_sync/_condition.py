@@ -16,6 +16,7 @@ import numbers
 from typing import Any, Callable, TypeVar
 
 from .. import _originals as _o
+from .._core import clock as _clock
 from .._core import TIMEOUT, CancelScope, block, check_number
 from ._aio import park_async
 from ._args import wait_deadline
@@ -148,11 +149,11 @@ class Condition:
     async def wait_for_async(self, predicate: Callable[[], _T],
                              timeout: float | None = None) -> _T:
         """``wait_for`` for coroutines, on any asyncio loop."""
-        end = None if timeout is None else _o.monotonic() + check_number(timeout)
+        end = None if timeout is None else _clock.now() + check_number(timeout)
         result = predicate()
         while not result:
             if end is not None:
-                left = end - _o.monotonic()
+                left = end - _clock.now()
                 if left <= 0:
                     break
                 await self.wait_async(left)
@@ -168,11 +169,11 @@ class Condition:
         ``timeout`` bounds the whole wait; the predicate is evaluated with the
         lock held.
         """
-        end = None if timeout is None else _o.monotonic() + check_number(timeout)
+        end = None if timeout is None else _clock.now() + check_number(timeout)
         result = predicate()
         while not result:
             if end is not None:
-                left = end - _o.monotonic()
+                left = end - _clock.now()
                 if left <= 0:
                     break
                 self.wait(left)
