@@ -131,9 +131,14 @@ class MockClock:
 
     def _attach(self, runtime):
         with self._lock:
-            if self._runtime is not None:
-                raise RuntimeError(f"{self!r} already runs a runtime; a "
-                                   "MockClock serves one at a time")
+            busy = self._runtime is not None
+        if busy:
+            raise RuntimeError(f"{self!r} already runs a runtime; a "
+                               "MockClock serves one at a time")
+        with self._lock:
+            if self._runtime is not None:     # attached meanwhile
+                raise RuntimeError("this MockClock already runs a runtime; "
+                                   "a MockClock serves one at a time")
             if self._threshold != math.inf and runtime.size != 1:
                 raise ValueError(
                     f"autojump needs a runtime of 1 carrier, not "
