@@ -30,6 +30,10 @@ import pytest
 
 import vthreads
 
+# The plugin (@pytest.mark.vthreads); a no-op where its entry point has
+# already loaded it.
+pytest_plugins = ["vthreads.testing"]
+
 TEST_TIMEOUT = float(os.environ.get("VTHREADS_TEST_TIMEOUT", "120"))
 _watchdog_out = sys.__stderr__
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +108,16 @@ def skip_unless_importable(name, env=None):
         _importable[key] = r.returncode == 0
     if not _importable[key]:
         pytest.skip(f"{name} is not importable")
+
+
+def autojump(main, *args):
+    """``main(*args)`` in a fresh one-carrier runtime on an autojump clock
+    (vthreads.testing): a ``sleep(0.01)`` there returns once every other
+    vthread is parked -- a condition, not a guess at how long that takes --
+    and a timeout fires as soon as nothing else can happen."""
+    from vthreads import testing    # after pytest_plugins imported it
+    return testing.run(main, *args,
+                       clock=testing.MockClock(autojump_threshold=0))
 
 
 def fresh_runtime(n):

@@ -15,7 +15,7 @@ import pytest
 import vthreads
 from vthreads import Cancelled
 from vthreads._io import epoll
-from conftest import run_in, wait_until
+from conftest import autojump, run_in, wait_until
 
 
 # --- every wait, cancellable and with a deadline -------------------------------
@@ -371,7 +371,7 @@ def test_shield_hides_outer_cancellation():
             trace.append("unreachable")
         trace.append(("outer caught", outer.cancelled_caught))
 
-    vthreads.spawn(body).result(10)
+    autojump(body)      # the 0.01 s deadline passes inside the 0.05 s sleep
     assert trace == ["shielded sleep finished", ("outer caught", True)]
 
 

@@ -11,7 +11,7 @@ import pytest
 import vthreads
 from vthreads import Cancelled
 from vthreads._core._vthread import PARKED
-from conftest import run_in, wait_until
+from conftest import autojump, run_in, wait_until
 
 
 WHERE = pytest.mark.parametrize("where", ["vthread", "thread"])
@@ -47,7 +47,7 @@ def test_lock_acquire_timeout_while_held_elsewhere(where):
     assert run_in(where, lambda: lock.acquire(timeout=1)) is True
 
 
-def test_lock_wakes_parked_waiters_in_fifo_order(one_carrier):
+def test_lock_wakes_parked_waiters_in_fifo_order():
     lock = vthreads.Lock()
     order = []
 
@@ -63,11 +63,11 @@ def test_lock_wakes_parked_waiters_in_fifo_order(one_carrier):
         for vt in vts:
             vt.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert order == list(range(20))
 
 
-def test_a_running_task_retakes_a_lock_with_waiters_without_switching(one_carrier):
+def test_a_running_task_retakes_a_lock_with_waiters_without_switching():
     """As threading.Lock: release does not hand the lock to a parked
     waiter, so the releaser can take it back at once (no lock convoy)."""
     lock = vthreads.Lock()
@@ -88,13 +88,13 @@ def test_a_running_task_retakes_a_lock_with_waiters_without_switching(one_carrie
         for vt in vts:
             vt.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert trace == [f"main {i}: True" for i in range(10)] + [
         f"waiter {i}" for i in range(5)]
 
 
 @pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])
-def test_a_woken_waiter_is_overtaken_at_most_once(kind, one_carrier):
+def test_a_woken_waiter_is_overtaken_at_most_once(kind):
     """The waiter woken by a release loses to a barging task once; it then
     parks at the front and the next release hands the lock straight to
     it, so the barger cannot take it again, nor can anyone queued later."""
@@ -119,7 +119,7 @@ def test_a_woken_waiter_is_overtaken_at_most_once(kind, one_carrier):
         first.join()
         later.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert trace == ["barge True", "again False", "first", "later"]
 def test_lock_mutual_exclusion_across_carriers_and_threads(two_carriers):
     lock = vthreads.Lock()
@@ -199,7 +199,7 @@ def test_a_woken_waiter_that_finds_the_lock_free_takes_it_as_it_runs(
 
 @pytest.mark.parametrize("kind", ["Lock", "RLock", "Semaphore"])
 def test_a_woken_waiter_cancelled_before_its_retry_passes_the_wake_up_on(
-        kind, one_carrier):
+        kind):
     """The release woke the first waiter to retry and freed the lock; that
     waiter is cancelled before it runs.  The wake-up must reach the next
     waiter, or the lock sits free with a waiter parked for ever."""
@@ -217,7 +217,7 @@ def test_a_woken_waiter_cancelled_before_its_retry_passes_the_wake_up_on(
             first.result()
         return second.result(), lock._woken
 
-    assert vthreads.run(main) == (True, 0)
+    assert autojump(main) == (True, 0)
 
 
 def test_lock_between_vthread_and_os_thread():
@@ -260,7 +260,7 @@ def test_rlock_reentrant_and_owned(where):
         r.release()
 
 
-def test_rlock_waiter_owed_a_hand_off_owns_it_when_it_runs(one_carrier):
+def test_rlock_waiter_owed_a_hand_off_owns_it_when_it_runs():
     r = vthreads.RLock()
     trace = []
 
@@ -283,7 +283,7 @@ def test_rlock_waiter_owed_a_hand_off_owns_it_when_it_runs(one_carrier):
         trace.append(("main again", r.acquire(blocking=False), r._is_owned()))
         vt.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert trace == [("still held", False), ("main retakes", True),
                      ("main again", False, False), ("waiter owns", True, 1)]
 
@@ -327,7 +327,7 @@ def test_semaphore_limits_concurrency(two_carriers):
     assert state == {"in": 0, "max": 3}
 
 
-def test_semaphore_release_n_wakes_n_in_order(one_carrier):
+def test_semaphore_release_n_wakes_n_in_order():
     sem = vthreads.Semaphore(0)
     order = []
 
@@ -346,7 +346,7 @@ def test_semaphore_release_n_wakes_n_in_order(one_carrier):
             vt.join()
         return first
 
-    assert vthreads.run(main) == [0, 1, 2, 3]
+    assert autojump(main) == [0, 1, 2, 3]
     assert order == [0, 1, 2, 3, 4, 5]
 
 

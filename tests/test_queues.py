@@ -9,7 +9,7 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled, ChannelClosed
-from conftest import wait_until
+from conftest import autojump, wait_until
 
 
 # --- Queue family ---------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_blocking_put_and_get_across_worlds(two_carriers):
     assert sorted(got) == expect
 
 
-def test_getters_served_fifo(one_carrier):
+def test_getters_served_fifo():
     q = vthreads.Queue()
     order = []
 
@@ -111,7 +111,7 @@ def test_getters_served_fifo(one_carrier):
         for vt in vts:
             vt.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert order == list(zip(range(5), "abcde"))
 
 
@@ -243,7 +243,7 @@ def test_cancelled_put_never_delivers(two_carriers):
 
 # --- Channel ----------------------------------------------------------------------
 
-def test_unbuffered_send_waits_for_a_receiver(one_carrier):
+def test_unbuffered_send_waits_for_a_receiver():
     ch = vthreads.Channel()
     trace = []
 
@@ -259,7 +259,7 @@ def test_unbuffered_send_waits_for_a_receiver(one_carrier):
         trace.append(ch.recv())
         s.join()
 
-    vthreads.run(main)
+    autojump(main)
     assert trace == ["send start", "recv", "x", "send done"]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import vthreads
 from vthreads import Cancelled
-from conftest import wait_until
+from conftest import autojump, wait_until
 
 
 def test_waits_for_every_child(carriers):
@@ -66,7 +66,7 @@ def test_first_failure_cancels_siblings_and_body():
                     raise
         return info.value
 
-    eg = vthreads.run(main)
+    eg = autojump(main)
     assert sorted(trace) == ["body cancelled", "sibling cancelled"]
     assert [type(e) for e in eg.exceptions] == [ValueError]
     assert isinstance(eg, ExceptionGroup)
@@ -108,7 +108,7 @@ def test_body_error_cancels_children_and_is_grouped():
                 raise RuntimeError("body failed")
         return info.value
 
-    eg = vthreads.run(main)
+    eg = autojump(main)
     assert trace == ["child cancelled"]
     assert [type(e) for e in eg.exceptions] == [RuntimeError]
 
