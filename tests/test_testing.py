@@ -237,6 +237,28 @@ def test_spawns_of_a_mock_runtime_stay_in_it():
     assert _autojump_run(main) == 50.0
 
 
+def test_a_vthread_spawns_into_its_own_runtime_not_the_default_one():
+    # The behaviour change of the one clock: spawn() and TaskGroup.spawn()
+    # from a vthread of a testing.run runtime (mock clock or not) put the
+    # child on that runtime's carriers; from elsewhere, the default one's.
+    def where():
+        return vthreads.current()._carrier.runtime
+
+    def main():
+        mine = where()
+        child = vthreads.spawn(where).result()
+        with vthreads.TaskGroup() as tg:
+            grandchild = tg.spawn(where)
+        return mine, child, grandchild.result()
+
+    default = vthreads.run(where)
+    for clock in (None, testing.MockClock()):
+        mine, child, grandchild = testing.run(main, clock=clock, carriers=2)
+        assert mine is not default
+        assert child is mine and grandchild is mine
+    assert vthreads.spawn(where).result() is default   # from an OS thread
+
+
 def test_run_returns_and_raises_what_main_does():
     assert testing.run(lambda a, b: a + b, 2, 3) == 5
     with pytest.raises(KeyError, match="boom"):
