@@ -36,6 +36,9 @@ LAYERS = {
     "__init__": 7,      # the public API
     "__main__": 8,      # python -m vthreads, and its ps / pstree client
     "_ps": 8,
+    # vthreads.testing: its own runtimes on a mock clock (from _core), and
+    # a pytest plugin that runs tests through the public API.
+    "testing": 8,
 }
 
 

@@ -15,12 +15,12 @@ from ._errors import Cancelled
 from ._fork import on_child
 from . import _inspect  # noqa: F401  (listens as a runtime starts)
 from ._inspect import socket_path
-from ._mainthread import call_in_main, main_ident, served
+from ._mainthread import call_in_main, in_main_thread, main_ident, serve, served
 from ._ownthread import OwnThread
 from ._ops import (checkpoint, current, run, sleep, spawn, wait_readable,
                    wait_writable)
-from ._runtime import (add_exit_hook, check_carriers, configure,
-                       current_runtime, shutdown)
+from ._runtime import (Runtime, add_exit_hook, check_carriers, configure,
+                       current_runtime, new_claim, shutdown)
 from ._stats import statistics
 from ._taskgroup import TaskGroup
 from ._threadtask import current_task
@@ -38,4 +38,5 @@ __all__ = [
     "on_child", "OwnThread", "statistics", "check_cancelled", "check_cancel",
     "DUMP_FORMAT", "DUMP_VERSION", "install_dump_signal", "socket_path",
     "call_in_main", "main_ident", "served", "add_exit_hook", "check_carriers",
+    "Runtime", "new_claim", "in_main_thread", "serve",   # vthreads.testing.run
 ]

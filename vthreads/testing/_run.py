@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, TypeVar
 
-from .._core import _mainthread, _runtime
-from .._core._ops import current
+from .._core import (Runtime, check_carriers, current, in_main_thread,
+                     new_claim, serve)
+from .._core import clock as _clock
 from ._mockclock import MockClock
 
 __all__ = ["run", "current_clock"]
@@ -43,24 +44,24 @@ def run(main: Callable[..., _T], *args: Any, clock: MockClock | None = None,
     if clock is not None and not isinstance(clock, MockClock):
         raise TypeError(f"clock must be a vthreads.testing.MockClock or None,"
                         f" not {type(clock).__name__}")
-    _runtime.check_carriers(carriers)
+    check_carriers(carriers)
     if clock is not None and clock.autojump_threshold != math.inf \
             and carriers != 1:
         raise ValueError(f"an autojump clock needs carriers=1, not {carriers}")
-    rt = _runtime.Runtime(carriers, 0, clock)
+    rt = Runtime(carriers, 0, clock)
     if clock is not None:
         clock._attach(rt)
     try:
         rt.start()
-        claim = _runtime.new_claim(main, args, None, None)
+        claim = new_claim(main, args, None, None)
         vt = claim[0]
 
         def queue():
             if not rt.queue(claim):     # pragma: no cover - nobody closes it
                 raise RuntimeError("the runtime of testing.run() closed")
 
-        if current() is None and _mainthread.in_main_thread():
-            _mainthread.serve(vt, queue)
+        if current() is None and in_main_thread():
+            serve(vt, queue)
         else:
             queue()
         return vt.result()
@@ -73,6 +74,5 @@ def run(main: Callable[..., _T], *args: Any, clock: MockClock | None = None,
 def current_clock() -> MockClock | None:
     """The MockClock the calling thread reads (a vthread of a
     ``testing.run`` runtime with one), or None: the real clock."""
-    from .._core import clock as _clock
     c = _clock.clock_of_thread()
     return c if isinstance(c, MockClock) else None
