@@ -468,7 +468,10 @@ def test_plugin_refuses_bad_marks_by_name(tmp_path):
 
 
 def test_without_the_plugin_the_mark_is_unknown(tmp_path):
-    r = _pytest_in(tmp_path, PLUGIN_TESTS, "--strict-markers")
+    # Installing vthreads registers the entry point, so pytest loads the
+    # plugin unless told not to: turn it off by its name.
+    r = _pytest_in(tmp_path, PLUGIN_TESTS, "-p", "no:vthreads.testing",
+                   "--strict-markers")
     assert "'vthreads' not found in `markers`" in r.stdout + r.stderr
 
 
