@@ -41,7 +41,9 @@ Threads and guards:
   starts it, so a claim sitting in two queues still starts once.
 - Reads of ``runq``, ``_ready_in`` or ``_sleeping`` from other threads
   without the lock are hints used only to skip work; a stale hint costs
-  parallelism or a wake-up syscall, never correctness.
+  parallelism or a wake-up syscall, never correctness.  So is the owner's
+  read of ``_notified`` while it spins before a doze: it only ends the
+  spin early, and ``_doze`` says whether it was woken.
 """
 
 import heapq
@@ -436,8 +438,11 @@ class Carrier:
                     # spurious return: the loop re-checks either way.
                     _spot.park(self._spot, timeout)
                 else:
+                    # Every wake-up sets _notified (_claim_wake): a post,
+                    # an injected spawn, work to steal.  Read as a hint;
+                    # _doze decides.
                     for _ in range(spins() if CAN_SPIN else 0):
-                        if self._ready_in or self._calls_in:
+                        if self._notified:
                             break
                         spin_yield()
                     woken = self._doze.acquire(True, -1 if timeout is None
