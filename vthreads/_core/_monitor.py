@@ -106,6 +106,7 @@ class Monitor:
         self.runtime = runtime
         self.threshold = threshold
         self.reports = 0
+        self.looks = 0              # compensation passes: the thread's own
         self.stalled = {}           # carrier index -> Stall
         self._watch = {}            # carrier -> _Watch
         self._recent = {}           # (vthread ident, file, line) -> time
@@ -167,6 +168,7 @@ class Monitor:
                     self._compensate(carriers)
                 except Exception:
                     log.exception("vthreads monitor: compensation failed")
+                self.looks += 1     # for tests: a look is over
         finally:
             self.close_files()
 
