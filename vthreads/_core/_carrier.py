@@ -15,6 +15,11 @@ fd or by another task.  (Putting timer and fd wake-ups at the front was
 tried: it starved older ready vthreads under sustained I/O -- wrk saw
 2-second stalls.)
 An idle carrier first tries to steal unstarted vthreads from the others.
+``ExtraCarrier`` (at the end) is a carrier the monitor started to
+compensate for blocked ones; it retires once idle (see its docstring).
+Compensation adds nothing to a carrier's hot path: the monitor does the
+noticing and the moving, and only the sleep path reads two attributes
+(``max_sleep``, ``idle_sleep``) that an extra carrier sets lower.
 
 Threads and guards:
 - Owner thread only: ``runq`` entries that are VThreads, ``timers``,
@@ -42,6 +47,11 @@ Threads and guards:
 - Reads of ``runq``, ``_ready_in`` or ``_sleeping`` from other threads
   without the lock are hints used only to skip work; a stale hint costs
   parallelism or a wake-up syscall, never correctness.
+- The monitor copies ``runq`` (``deque.copy()``, one operation) of a held
+  carrier to requeue its claims elsewhere; it never changes the deque.
+- ``runtime.carriers`` is copied on write (see _runtime): read it once.
+- ExtraCarrier: ``_retired`` is guarded by ``_lock``; ``_idle_from`` and
+  ``_idle_ticks`` are the owner's.
 """
 
 import heapq

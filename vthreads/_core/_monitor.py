@@ -29,9 +29,28 @@ stale read delays a report by one sample, never invents one: the count
 only grows, and a sleeping carrier is never reported).  Stacks are read only for a carrier that
 looks stalled.
 
-Threads: ``Monitor._run`` in its own thread owns ``_watch``; ``_lock``
-guards ``reports``, ``_recent`` and ``stalled`` (carrier index -> (since,
-its tick count then)), which ``statistics()`` reads from any thread.
+Compensation (docs/design.md, "Compensation for a blocked carrier"):
+after each look, ``_compensate`` copies the run queue of every carrier
+still held and requeues its unstarted claims (``Runtime.requeue``) where
+any other carrier takes them -- the claim protocol makes a claim in two
+queues start once.  If no carrier is free, one of them is blocked (not
+CPU-bound) and work waits, it starts an extra carrier
+(``Runtime.add_extra``), one per look: an extra carrier that blocks too
+is seen a threshold later, and the next one starts then.  Started
+vthreads cannot move (a greenlet never changes threads): the report and
+``statistics()`` name those that wait behind the held one.  A spawn from
+outside that finds no carrier asleep while one is held ``nudge``s the
+monitor to compensate now rather than at its next look.  The carriers'
+hot paths do none of this.
+
+Threads: ``Monitor._run`` in its own thread owns ``_watch`` (and each
+watch's ``moved``, the claims already requeued during a stall) and
+``_fds``, and writes ``looks`` (read by tests as a count); ``_lock``
+guards ``reports``, ``_recent`` and ``stalled`` (carrier index ->
+``Stall``), which ``statistics()`` reads from any thread, and which the
+spawn path reads without it, as a hint, to decide on a nudge.  ``_wake``
+is a lock the thread sleeps on; ``nudge()`` and ``stop()`` (after setting
+``_stopping``) release it, from any thread.
 """
 
 import logging
@@ -44,7 +63,7 @@ from ._cancel import check_seconds
 from ._ownthread import OwnThread
 from ._vthread import RUNNING
 
-__all__ = ["Monitor", "DEFAULT_THRESHOLD", "threshold_from_env"]
+__all__ = ["Monitor", "Stall", "DEFAULT_THRESHOLD", "threshold_from_env"]
 
 DEFAULT_THRESHOLD = 0.1      # seconds
 REPEAT_AFTER = 60.0          # seconds before the same vthread and call site
@@ -301,10 +320,15 @@ class Monitor:
             w = self._watch.get(c)
             if w is None:
                 continue
-            # The owner may append meanwhile: copy() is one operation (the
-            # GIL, or the deque's own lock), and a claim it misses is
-            # seen at the next look.
-            claims.extend((w, x) for x in c.runq.copy()
+            # The owner may change its queue meanwhile (the held call
+            # returns): copy() is one operation -- the GIL, held through a
+            # copy of lists, or the deque's own lock -- and a claim missed
+            # now is seen at the next look.
+            try:
+                queued = c.runq.copy()
+            except RuntimeError:        # "mutated during iteration"
+                continue
+            claims.extend((w, x) for x in queued
                           if type(x) is list and x and id(x) not in w.moved)
         rt = self.runtime
         if not free:

@@ -7,23 +7,45 @@ carriers take the newest unstarted ones).  A vthread spawned from outside
 and one sleeping carrier is woken.  Once started, a vthread stays on its
 carrier: greenlet forbids switching across threads.
 
+Compensation (docs/design.md, "Compensation for a blocked carrier"): the
+monitor moves the unstarted claims of a carrier held past its threshold
+to ``injected`` (``requeue``), and when every carrier is held it starts an
+``ExtraCarrier`` (``add_extra``), up to ``max_carriers`` in all; an extra
+carrier idle for ``retire_after`` seconds takes itself out (``retire``).
+The ``size`` carriers the runtime started with never retire.
+
 Threads and guards:
-- ``_state_lock`` (module) guards ``_current`` and ``_configured``: who is
-  the default runtime, starting it, configuring it.  ``_current`` is read
-  without it on the hot path as a hint and re-checked under it.
+- ``_state_lock`` (module) guards ``_current``, ``_configured``,
+  ``_configured_threshold`` and ``_configured_max``: who is the default
+  runtime, starting it, configuring it.  ``_current`` is read without it
+  on the hot path as a hint and re-checked under it.
 - ``Runtime._lock`` guards ``closing`` (set once) together with every
   append to ``injected``, so nothing is injected into a runtime after its
   carriers have decided to stop.  ``closing`` is read without it by
   carriers, which only stop once ``injected`` is empty as well.
-- ``_started`` / ``_stopped`` counters are guarded by ``_lock``.
+- ``carriers`` is copied on write, under ``_lock`` (the monitor adds, an
+  idle extra carrier removes itself), and read without it: a reader reads
+  the attribute once and iterates that list, which never changes.  A
+  stale list misses a carrier just added (it takes ``injected`` work
+  anyway) or names one that retired (see ExtraCarrier: a post to it is
+  harmless).  ``add_extra`` and ``retire`` decide under ``_lock`` with
+  ``closing`` and ``injected``, so no carrier is added once closing, and
+  none retires with work injected that it alone could have taken.
+- ``_started`` / ``_stopped``, ``extra_started``, ``_next_index`` and
+  ``_extra_threads`` are guarded by ``_lock``; ``extra_started`` is read
+  without it by statistics(), as a count.  ``size``, ``max_carriers`` and
+  ``retire_after`` are set before the carriers start and only read.
 
 Shutdown, in order:
   1. mark the runtime closing (under ``_lock``) and unset it as the
      default, so the next spawn starts a fresh runtime;
-  2. post "cancel every live vthread" to each carrier; unstarted vthreads
+  2. stop the monitor; post "cancel every live vthread" to each carrier;
+     unstarted vthreads
      are cancelled as their carrier picks them up, since it is closing;
   3. each carrier leaves its loop once it has nothing live, queued or
-     injected; wait for the threads, up to the timeout;
+     injected; wait for the threads, up to the timeout -- the extra
+     carriers' too, those that retired just before included (the monitor
+     stopped in step 2, so none is added meanwhile);
   4. a carrier that outlives the timeout (a vthread ignoring cancellation
      in a busy loop) is a daemon thread, so it cannot hold up exit.
 """
@@ -469,7 +491,8 @@ def _after_fork():
         vt._retrieved = True
         complete(vt, None, Cancelled("did not survive os.fork()"))
     rt.carriers = [c]
-    rt.size = 1
+    rt.size = 1                 # it never retires, even if it was extra
+    rt._extra_threads = []
     if rt.monitor is not None:  # its thread is gone: the child goes without
         rt.monitor.close_files()
         rt.monitor = None
