@@ -288,10 +288,10 @@ class Monitor:
                        "looks blocked in a call that does not park (it "
                        "used almost no CPU between two samples)")
                 log.warning("carrier %d has run %s for at least %.0f ms "
-                            "without coming back to its scheduler; it %s.%s"
-                            "\n%s", c.index, who, w.held * 1000, how,
-                            _behind(behind),
-                            "".join(traceback.format_list(stack)).rstrip())
+                            "without coming back to its scheduler; it %s."
+                            "\n%s%s", c.index, who, w.held * 1000, how,
+                            "".join(traceback.format_list(stack)).rstrip(),
+                            _behind(behind))
         finally:
             # Counted once logged: whoever sees the count sees the record.
             with self._lock:
