@@ -327,3 +327,39 @@ def test_the_environment_variable(env, out):
                        env=dict(os.environ, VTHREADS_MAX_CARRIERS=env))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == out
+
+
+def test_spawns_racing_retirement_all_run(fresh):
+    # Extra carriers retire after 10 ms idle while OS threads keep
+    # spawning in bursts, the own carrier held throughout: a spawn that
+    # meets a carrier as it retires must still find one (refused
+    # retirement, or a new extra carrier), never be left behind.  (Here
+    # about one extra carrier starts per burst.)
+    fresh(retire_after=0.01)
+    held = Held()
+    h = vthreads.spawn(held)
+    held.wait_entered()
+    failures = []
+
+    def spawner():
+        try:
+            for _ in range(15):
+                vts = [vthreads.spawn(vthreads.sleep, 0) for _ in range(10)]
+                for vt in vts:
+                    vt.result(LIMIT)
+                _originals.sleep(0.05)      # a gap: let the extra go idle
+        except BaseException as e:          # pragma: no cover - reported
+            failures.append(e)
+    threads = [get_original("threading", "Thread")(target=spawner)
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(LIMIT * 3)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []
+    assert vthreads.statistics().extra_carriers_started >= 1
+    held.release()
+    h.result(LIMIT)
+    assert wait_until(lambda: vthreads.statistics().extra_carriers == 0,
+                      LIMIT)

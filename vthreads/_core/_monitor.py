@@ -195,7 +195,8 @@ class Monitor:
         """Drop what was kept of carriers that retired: their watch, their
         stall, and their schedstat file (a later thread may get the same
         native id)."""
-        gone = [c for c in self._watch if c not in carriers]
+        alive = set(carriers)
+        gone = [c for c in self._watch if c not in alive]
         for c in gone:
             del self._watch[c]
             fd = self._fds.pop(c.native_id, None)
