@@ -31,6 +31,9 @@ ENVIRONMENT = {
                                   "without parking before the monitor logs "
                                   "it to the vthreads.monitor logger "
                                   "(default 0.1; 0 turns it off)",
+    "VTHREADS_MAX_CARRIERS": "the most carriers at once, the extra ones "
+                             "included that start while every carrier is "
+                             "blocked (default 256)",
     "VTHREADS_DUMP_SIGNAL": "a signal (USR2, SIGUSR2 or a number) that "
                             "writes vthreads.dump() of the running program "
                             "(default: none)",

@@ -15,6 +15,11 @@ fd or by another task.  (Putting timer and fd wake-ups at the front was
 tried: it starved older ready vthreads under sustained I/O -- wrk saw
 2-second stalls.)
 An idle carrier first tries to steal unstarted vthreads from the others.
+``ExtraCarrier`` (at the end) is a carrier the monitor started to
+compensate for blocked ones; it retires once idle (see its docstring).
+Compensation adds nothing to a carrier's hot path: the monitor does the
+noticing and the moving, and only the sleep path reads two attributes
+(``max_sleep``, ``idle_sleep``) that an extra carrier sets lower.
 
 Threads and guards:
 - Owner thread only: ``runq`` entries that are VThreads, ``timers``,
@@ -44,6 +49,11 @@ Threads and guards:
   parallelism or a wake-up syscall, never correctness.  So is the owner's
   read of ``_notified`` while it spins before a doze: it only ends the
   spin early, and ``_doze`` says whether it was woken.
+- The monitor copies ``runq`` (``deque.copy()``, one operation) of a held
+  carrier to requeue its claims elsewhere; it never changes the deque.
+- ``runtime.carriers`` is copied on write (see _runtime): read it once.
+- ExtraCarrier: ``_retired`` is guarded by ``_lock``; ``_idle_from`` and
+  ``_idle_ticks`` are the owner's.
 """
 
 import heapq
@@ -72,6 +82,10 @@ MAX_SLEEP = 3600.0    # longest poll() timeout: epoll rejects huge ones, and
 
 
 class Carrier:
+    extra = False           # started by the runtime's compensation?
+    max_sleep = MAX_SLEEP   # longest sleep with a timer armed
+    idle_sleep = None       # longest sleep without: until woken
+
     def __init__(self, runtime, index, multi):
         self.runtime = runtime
         self.index = index
@@ -424,7 +438,7 @@ class Carrier:
             clock = rt.clock
             if clock is None:
                 timeout = min(max(timers[0][0] - _clock.now(), 0.0),
-                              MAX_SLEEP) if timers else None
+                              self.max_sleep) if timers else self.idle_sleep
             else:
                 timeout = clock._real_timeout(self._next_deadline())
                 slept_from = _o.monotonic()
@@ -472,3 +486,63 @@ class Carrier:
             self._take_injected()
         if self.timers:
             self._fire_timers(_clock.now())
+
+
+class ExtraCarrier(Carrier):
+    """A carrier the monitor started because every carrier was blocked
+    (docs/design.md, "Compensation"); it retires once it has been idle for
+    ``runtime.retire_after`` seconds.
+
+    It lives like any carrier, and with several carriers' rules (stealing,
+    balancing).  Retiring, in its own thread: idle -- nothing started,
+    queued or posted -- over two looks ``retire_after`` apart with no
+    greenlet picked in between (``ticks``), it asks ``runtime.retire``,
+    which takes it out of the runtime's list under the runtime's lock
+    unless work was injected meanwhile.  Then it closes its inbox under
+    ``_lock`` (``_retired``) and leaves its loop.  A poster that read the
+    list before it changed may still post: a call is then run in the
+    poster's own thread -- harmless, the carrier has no vthread left for
+    it to touch (dump()'s question, the closing runtime's "cancel every
+    live vthread", a mock clock's wake-up) -- and no wake-up can come,
+    since a wake-up names a parked vthread of this carrier.
+    """
+    extra = True
+
+    def __init__(self, runtime, index):
+        super().__init__(runtime, index, True)
+        self._retired = False           # under _lock
+        self._idle_from = None          # owner thread only
+        self._idle_ticks = -1
+        # Sleeps never outlast the retiring delay, so the carrier looks
+        # again in time even with no timer (or a far-off stale one).
+        self.max_sleep = self.idle_sleep = runtime.retire_after
+
+    def _post(self, inbox, item):
+        with self._lock:
+            retired = self._retired
+            if not retired:
+                inbox.append(item)
+                how = self._claim_wake()
+        if retired:
+            if inbox is self._calls_in:
+                item()
+        elif how is not None:
+            self._finish_wake(how)
+
+    def _maintain(self):
+        Carrier._maintain(self)
+        if self.live or self.runq or self._stopped:
+            self._idle_from = None
+            return
+        now = _o.monotonic()
+        if self._idle_from is None or self.ticks != self._idle_ticks:
+            self._idle_from, self._idle_ticks = now, self.ticks
+        elif now - self._idle_from >= self.runtime.retire_after \
+                and self.runtime.retire(self):
+            with self._lock:
+                self._retired = True
+                calls = self._calls_in[:]
+                self._calls_in.clear()
+            for fn in calls:
+                fn()
+            self._stopped = True

@@ -206,7 +206,8 @@ def collect(timeout: float | None = 1.0) -> dict[str, Any]:
     head["running"] = True
     here = _o.get_ident()
     answers: list[Any] = []
-    for c in rt.carriers:
+    carriers_now = rt.carriers      # copied on write: read it once
+    for c in carriers_now:
         if c.thread_id == here:
             answers.append(_describe(c))
         else:
@@ -214,7 +215,7 @@ def collect(timeout: float | None = 1.0) -> dict[str, Any]:
             c.post_call(partial(_answer, c, ask))
             answers.append(ask)
     frames = None
-    for c, asked in zip(rt.carriers, answers):
+    for c, asked in zip(carriers_now, answers):
         a: Any = (_wait(c, asked, deadline) if type(asked) is _Answer
                   else asked)
         if a is TIMEOUT:

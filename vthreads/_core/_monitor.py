@@ -29,9 +29,28 @@ stale read delays a report by one sample, never invents one: the count
 only grows, and a sleeping carrier is never reported).  Stacks are read only for a carrier that
 looks stalled.
 
-Threads: ``Monitor._run`` in its own thread owns ``_watch``; ``_lock``
-guards ``reports``, ``_recent`` and ``stalled`` (carrier index -> (since,
-its tick count then)), which ``statistics()`` reads from any thread.
+Compensation (docs/design.md, "Compensation for a blocked carrier"):
+after each look, ``_compensate`` copies the run queue of every carrier
+still held and requeues its unstarted claims (``Runtime.requeue``) where
+any other carrier takes them -- the claim protocol makes a claim in two
+queues start once.  If no carrier is free, one of them is blocked (not
+CPU-bound) and work waits, it starts an extra carrier
+(``Runtime.add_extra``), one per look: an extra carrier that blocks too
+is seen a threshold later, and the next one starts then.  Started
+vthreads cannot move (a greenlet never changes threads): the report and
+``statistics()`` name those that wait behind the held one.  A spawn from
+outside that finds no carrier asleep while one is held ``nudge``s the
+monitor to compensate now rather than at its next look.  The carriers'
+hot paths do none of this.
+
+Threads: ``Monitor._run`` in its own thread owns ``_watch`` (and each
+watch's ``moved``, the claims already requeued during a stall) and
+``_fds``, and writes ``looks`` (read by tests as a count); ``_lock``
+guards ``reports``, ``_recent`` and ``stalled`` (carrier index ->
+``Stall``), which ``statistics()`` reads from any thread, and which the
+spawn path reads without it, as a hint, to decide on a nudge.  ``_wake``
+is a lock the thread sleeps on; ``nudge()`` and ``stop()`` (after setting
+``_stopping``) release it, from any thread.
 """
 
 import logging
@@ -44,7 +63,7 @@ from ._cancel import check_seconds
 from ._ownthread import OwnThread
 from ._vthread import RUNNING
 
-__all__ = ["Monitor", "DEFAULT_THRESHOLD", "threshold_from_env"]
+__all__ = ["Monitor", "Stall", "DEFAULT_THRESHOLD", "threshold_from_env"]
 
 DEFAULT_THRESHOLD = 0.1      # seconds
 REPEAT_AFTER = 60.0          # seconds before the same vthread and call site
@@ -76,7 +95,7 @@ def threshold_from_env():
 class _Watch:
     """What the monitor last saw of one carrier."""
     __slots__ = ("ticks", "since", "held", "at", "clock", "where",
-                 "reported")
+                 "reported", "moved")
 
     def __init__(self):
         self.ticks = -1
@@ -86,50 +105,105 @@ class _Watch:
         self.clock = None           # the thread's clock then
         self.where = None           # (frame id, f_lasti) then
         self.reported = False
+        self.moved = {}             # id -> claim requeued during this stall
+
+
+class Stall:
+    """A carrier the monitor saw held past the threshold (``stalled``)."""
+    __slots__ = ("since", "ticks", "busy", "holder", "behind")
+
+    def __init__(self, since, ticks, busy, holder, behind):
+        self.since = since          # monotonic seconds: first seen held
+        self.ticks = ticks          # its count then: back once it moves
+        self.busy = busy            # looks CPU-bound (else blocked)
+        self.holder = holder        # ident of the vthread holding it
+        self.behind = behind        # idents of started vthreads pinned
 
 
 class Monitor:
-    def __init__(self, carriers, threshold):
-        self.carriers = carriers
+    def __init__(self, runtime, threshold):
+        self.runtime = runtime
         self.threshold = threshold
         self.reports = 0
-        self.stalled = {}           # carrier index -> (start, ticks then)
-        self._watch = [_Watch() for _ in carriers]
+        self.looks = 0              # compensation passes: the thread's own
+        self.stalled = {}           # carrier index -> Stall
+        self._watch = {}            # carrier -> _Watch
         self._recent = {}           # (vthread ident, file, line) -> time
         self._lock = _o.allocate_lock()
-        self._stop = _o.allocate_lock()
-        self._stop.acquire()        # released to stop the thread
+        self._wake = _o.allocate_lock()
+        self._wake.acquire()        # released to wake the thread
+        self._stopping = False
         self._thread = None
         self._fds = {}              # the monitor thread's: see _thread_clock
 
     def start(self):
         """After the carriers started (their native ids are known)."""
-        for c in self.carriers:
+        for c in self.runtime.carriers:
             _thread_clock(self._fds, c.native_id, c.thread_id)
         self._thread = OwnThread(self._run, "vthreads-monitor")
         self._thread.start()
 
     def stop(self):
         if self._thread is not None:
-            try:
-                self._stop.release()
-            except RuntimeError:
-                pass                # stopped already
+            self._stopping = True
+            self.nudge()
             self._thread.join(5)
+
+    def nudge(self):
+        """Compensate now rather than at the next sample: work was spawned
+        from outside while a carrier is blocked and none sleeps.  Any
+        thread."""
+        try:
+            self._wake.release()
+        except RuntimeError:
+            pass                    # nudged already
 
     def _run(self):
         interval = self.threshold / 2
+        next_look = _o.monotonic() + interval
         try:
-            while not self._stop.acquire(True, interval):
+            while True:
+                self._wake.acquire(
+                    True, max(next_look - _o.monotonic(), 0.0))
+                if self._stopping:
+                    break
                 now = _o.monotonic()
-                for c, w in zip(self.carriers, self._watch):
-                    try:
-                        self._sample(c, w, now)
-                    except Exception:       # never take the monitor down
-                        log.exception("vthreads monitor: sampling carrier "
-                                      "%d failed", c.index)
+                carriers = self.runtime.carriers
+                if now >= next_look:
+                    next_look = now + interval
+                    self._forget_gone(carriers)
+                    for c in carriers:
+                        if c.native_id is None:
+                            continue        # an extra carrier, starting
+                        w = self._watch.get(c)
+                        if w is None:
+                            w = self._watch[c] = _Watch()
+                        try:
+                            self._sample(c, w, now)
+                        except Exception:   # never take the monitor down
+                            log.exception("vthreads monitor: sampling "
+                                          "carrier %d failed", c.index)
+                try:
+                    self._compensate(carriers)
+                except Exception:
+                    log.exception("vthreads monitor: compensation failed")
+                self.looks += 1     # for tests: a look is over
         finally:
             self.close_files()
+
+    def _forget_gone(self, carriers):
+        """Drop what was kept of carriers that retired: their watch, their
+        stall, and their schedstat file (a later thread may get the same
+        native id)."""
+        alive = set(carriers)
+        gone = [c for c in self._watch if c not in alive]
+        for c in gone:
+            del self._watch[c]
+            fd = self._fds.pop(c.native_id, None)
+            if fd is not None:
+                _o.os_close(fd)
+            with self._lock:
+                self.stalled.pop(c.index, None)
 
     def close_files(self):
         """Close the schedstat files (the monitor's thread, at its end; or
@@ -146,6 +220,8 @@ class Monitor:
                     self.stalled.pop(c.index, None)
             w.ticks, w.since, w.reported = ticks, now, False
             w.held, w.at, w.clock, w.where = 0.0, now, clock, None
+            if w.moved:
+                w.moved = {}
             return
         if w.reported:
             return
@@ -172,15 +248,20 @@ class Monitor:
         if w.held < self.threshold:
             return
         w.reported = True
-        with self._lock:
-            self.stalled[c.index] = (w.since, ticks)
-        self._report(c, frame, w.held, busy)
+        self._report(c, frame, w, ticks, busy)
 
-    def _report(self, c, frame, seconds, busy):
+    def _report(self, c, frame, w, ticks, busy):
         vt = None
         if frame is not None and not _in_hub(frame, c):
             # The one vthread of a carrier that is not parked or new.
             vt = next((v for v in list(c.live) if v._state == RUNNING), None)
+        # Started there, so pinned there: they wait for the carrier.
+        behind = sorted((v for v in list(c.live) if v is not vt),
+                        key=lambda v: v.ident)
+        with self._lock:
+            self.stalled[c.index] = Stall(
+                w.since, ticks, busy, None if vt is None else vt.ident,
+                tuple(v.ident for v in behind))
         # The runtime's own frames (this directory) are left out, as in
         # dump(): what is worth reading is the code that holds the carrier.
         stack = [] if frame is None else [
@@ -209,12 +290,72 @@ class Monitor:
                        "used almost no CPU between two samples)")
                 log.warning("carrier %d has run %s for at least %.0f ms "
                             "without coming back to its scheduler; it %s."
-                            "\n%s", c.index, who, seconds * 1000, how,
-                            "".join(traceback.format_list(stack)).rstrip())
+                            "\n%s%s", c.index, who, w.held * 1000, how,
+                            "".join(traceback.format_list(stack)).rstrip(),
+                            _behind(behind))
         finally:
             # Counted once logged: whoever sees the count sees the record.
             with self._lock:
                 self.reports += 1
+
+    def _compensate(self, carriers):
+        """Move the unstarted work of held carriers to the others; if every
+        carrier is held, one of them blocked (not CPU-bound), and work
+        waits, start an extra carrier (``Runtime.add_extra``)."""
+        with self._lock:
+            if not self.stalled:
+                return
+            stalled = dict(self.stalled)
+        held = []
+        free = False
+        for c in carriers:
+            s = stalled.get(c.index)
+            if s is not None and c.ticks == s.ticks:
+                held.append((c, s))
+            else:
+                free = True
+        if not held:
+            return
+        claims = []
+        for c, s in held:
+            w = self._watch.get(c)
+            if w is None:
+                continue
+            # The owner may change its queue meanwhile (the held call
+            # returns): copy() is one operation -- the GIL, held through a
+            # copy of lists, or the deque's own lock -- and a claim missed
+            # now is seen at the next look.
+            try:
+                queued = c.runq.copy()
+            except RuntimeError:        # "mutated during iteration"
+                continue
+            claims.extend((w, x) for x in queued
+                          if type(x) is list and x and id(x) not in w.moved)
+        rt = self.runtime
+        if not free:
+            if all(s.busy for _, s in held):
+                # Loops: another thread would compete for the same CPUs
+                # (and the GIL) without making either go faster.
+                return
+            if not (claims or rt.injected):
+                return
+            if rt.add_extra() is None:
+                return              # at max_carriers: the work waits
+        if claims:
+            for w, x in claims:
+                w.moved[id(x)] = x      # kept, so that its id stays unique
+            rt.requeue([x for _, x in claims])
+
+
+def _behind(vts):
+    """The report's line on the started vthreads pinned to a held carrier."""
+    if not vts:
+        return ""
+    names = ", ".join(repr(v) for v in vts[:10])
+    more = f" and {len(vts) - 10} more" if len(vts) > 10 else ""
+    return (f"\n{len(vts)} started vthread(s) wait behind it, pinned to this "
+            f"carrier (a greenlet cannot move to another thread): "
+            f"{names}{more}.")
 
 
 def _thread_clock(fds, native_id, ident):

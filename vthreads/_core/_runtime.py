@@ -7,23 +7,45 @@ carriers take the newest unstarted ones).  A vthread spawned from outside
 and one sleeping carrier is woken.  Once started, a vthread stays on its
 carrier: greenlet forbids switching across threads.
 
+Compensation (docs/design.md, "Compensation for a blocked carrier"): the
+monitor moves the unstarted claims of a carrier held past its threshold
+to ``injected`` (``requeue``), and when every carrier is held it starts an
+``ExtraCarrier`` (``add_extra``), up to ``max_carriers`` in all; an extra
+carrier idle for ``retire_after`` seconds takes itself out (``retire``).
+The ``size`` carriers the runtime started with never retire.
+
 Threads and guards:
-- ``_state_lock`` (module) guards ``_current`` and ``_configured``: who is
-  the default runtime, starting it, configuring it.  ``_current`` is read
-  without it on the hot path as a hint and re-checked under it.
+- ``_state_lock`` (module) guards ``_current``, ``_configured``,
+  ``_configured_threshold`` and ``_configured_max``: who is the default
+  runtime, starting it, configuring it.  ``_current`` is read without it
+  on the hot path as a hint and re-checked under it.
 - ``Runtime._lock`` guards ``closing`` (set once) together with every
   append to ``injected``, so nothing is injected into a runtime after its
   carriers have decided to stop.  ``closing`` is read without it by
   carriers, which only stop once ``injected`` is empty as well.
-- ``_started`` / ``_stopped`` counters are guarded by ``_lock``.
+- ``carriers`` is copied on write, under ``_lock`` (the monitor adds, an
+  idle extra carrier removes itself), and read without it: a reader reads
+  the attribute once and iterates that list, which never changes.  A
+  stale list misses a carrier just added (it takes ``injected`` work
+  anyway) or names one that retired (see ExtraCarrier: a post to it is
+  harmless).  ``add_extra`` and ``retire`` decide under ``_lock`` with
+  ``closing`` and ``injected``, so no carrier is added once closing, and
+  none retires with work injected that it alone could have taken.
+- ``_started`` / ``_stopped``, ``extra_started``, ``_next_index`` and
+  ``_extra_threads`` are guarded by ``_lock``; ``extra_started`` is read
+  without it by statistics(), as a count.  ``size``, ``max_carriers`` and
+  ``retire_after`` are set before the carriers start and only read.
 
 Shutdown, in order:
   1. mark the runtime closing (under ``_lock``) and unset it as the
      default, so the next spawn starts a fresh runtime;
-  2. post "cancel every live vthread" to each carrier; unstarted vthreads
+  2. stop the monitor; post "cancel every live vthread" to each carrier;
+     unstarted vthreads
      are cancelled as their carrier picks them up, since it is closing;
   3. each carrier leaves its loop once it has nothing live, queued or
-     injected; wait for the threads, up to the timeout;
+     injected; wait for the threads, up to the timeout -- the extra
+     carriers' too, those that retired just before included (the monitor
+     stopped in step 2, so none is added meanwhile);
   4. a carrier that outlives the timeout (a vthread ignoring cancellation
      in a busy loop) is a daemon thread, so it cannot hold up exit.
 """
@@ -38,7 +60,7 @@ from typing import Any, Callable, Final
 
 from .. import _originals as _o
 from ._cancel import check_number, check_seconds
-from ._carrier import Carrier
+from ._carrier import Carrier, ExtraCarrier
 from ._completion import complete
 from ._errors import Cancelled
 from ._fork import on_child
@@ -51,6 +73,7 @@ _state_lock = _o.allocate_lock()
 _current = None
 _configured = None     # carriers count from configure(), or None
 _configured_threshold = None    # monitor threshold from configure(), or None
+_configured_max = None  # max_carriers from configure(), or None
 _atexit_registered = False
 
 
@@ -72,9 +95,27 @@ def default_carriers():
         return max(1, os.cpu_count() or 1)
 
 
+DEFAULT_MAX_CARRIERS = 256    # Loom's cap on its carrier pool, too
+RETIRE_AFTER = 10.0            # seconds an extra carrier may stay idle
+
+
+def default_max_carriers():
+    """VTHREADS_MAX_CARRIERS, or the default (256)."""
+    env = os.environ.get("VTHREADS_MAX_CARRIERS")
+    if not env:
+        return DEFAULT_MAX_CARRIERS
+    try:
+        n = int(env)
+    except ValueError:
+        raise ValueError("VTHREADS_MAX_CARRIERS must be a positive "
+                         f"integer, not {env!r}") from None
+    return check_carriers(n, "VTHREADS_MAX_CARRIERS")
+
+
 def check_carriers(n, what="carriers"):
     """The one check of a carrier count, wherever it comes from: run(),
-    configure(), VTHREADS_CARRIERS, ``python -m vthreads --carriers``."""
+    configure(), VTHREADS_CARRIERS, ``python -m vthreads --carriers``,
+    max_carriers and VTHREADS_MAX_CARRIERS."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{what} must be an int, not {type(n).__name__}")
     if n < 1:
@@ -83,7 +124,7 @@ def check_carriers(n, what="carriers"):
 
 
 class Runtime:
-    def __init__(self, n, monitor_threshold=0, clock=None):
+    def __init__(self, n, monitor_threshold=0, clock=None, max_carriers=None):
         self.clock = clock          # None: the real clock (see _clock)
         self.carriers = []
         self.injected = deque()
@@ -95,8 +136,14 @@ class Runtime:
         self._stopped = 0
         multi = n > 1
         self.carriers = [Carrier(self, i, multi) for i in range(n)]
-        self.size = n
-        self.monitor = (Monitor(self.carriers, monitor_threshold)
+        self.size = n               # carriers that never retire
+        # Compensation (add_extra / retire): carriers beyond ``size``.
+        self.max_carriers = n if max_carriers is None else max_carriers
+        self.retire_after = RETIRE_AFTER
+        self.extra_started = 0      # under _lock
+        self._next_index = n        # under _lock
+        self._extra_threads = []    # under _lock: for close() to join
+        self.monitor = (Monitor(self, monitor_threshold)
                         if monitor_threshold > 0 else None)
 
     def __repr__(self):
@@ -112,6 +159,8 @@ class Runtime:
             self.monitor.start()
 
     def _carrier_started(self, carrier):
+        if carrier.extra:
+            return
         with self._lock:
             self._started += 1
             done = self._started == self.size
@@ -150,7 +199,59 @@ class Runtime:
         for c in self.carriers:
             if c.wake_if_sleeping():
                 break
+        else:
+            m = self.monitor
+            if m is not None and m.stalled:     # a hint: see add_extra
+                m.nudge()
         return True
+
+    def requeue(self, claims):
+        """From the monitor: unstarted claims of a blocked carrier, to be
+        taken by any other (they stay in its queue too: whoever pops the
+        vthread out of a claim starts it, once)."""
+        with self._lock:
+            if self.closing:
+                return
+            self.injected.extend(claims)
+        for c in self.carriers:
+            if c.wake_if_sleeping():
+                break
+
+    # --- compensation ---------------------------------------------------------
+
+    def add_extra(self):
+        """From the monitor, when every carrier is blocked and work waits:
+        start an extra carrier; None at ``max_carriers`` or closing.
+
+        The list of carriers is copied on write under ``_lock`` and read
+        without it: a reader iterates the list it read, which never
+        changes; a stale one misses the newest carrier or names one that
+        retires (see ExtraCarrier)."""
+        with self._lock:
+            if self.closing or len(self.carriers) >= self.max_carriers:
+                return None
+            c = ExtraCarrier(self, self._next_index)
+            self._next_index += 1
+            self.extra_started += 1
+            self.carriers = self.carriers + [c]
+            c.thread = t = OwnThread(c.run, f"vthreads-carrier-{c.index}")
+            self._extra_threads = [x for x in self._extra_threads
+                                   if x.is_alive()] + [t]
+            # Started under the lock, so that close() never finds a
+            # carrier whose thread it cannot join yet.
+            t.start()
+        return c
+
+    def retire(self, carrier):
+        """From an idle extra carrier's own thread: take it out of the
+        list; False if it must stay (closing -- it then stops as every
+        carrier does -- or work was injected meanwhile)."""
+        with self._lock:
+            if self.closing or self.injected or carrier not in self.carriers \
+                    or len(self.carriers) <= self.size:
+                return False
+            self.carriers = [c for c in self.carriers if c is not carrier]
+            return True
 
     def wake_idle(self, busy):
         """New local work on ``busy``: wake one sleeping carrier to steal it."""
@@ -170,17 +271,21 @@ class Runtime:
             for c in self.carriers:
                 c.post_call(_cancel_live(c))
         deadline = None if timeout is None else _o.monotonic() + timeout
-        for c in self.carriers:
+        # The monitor has stopped: no carrier is added from here on, and
+        # those that retired meanwhile are joined too.
+        carriers = self.carriers
+        with self._lock:
+            threads = [c.thread for c in carriers if c.thread is not None]
+            threads += [t for t in self._extra_threads if t not in threads]
+        for c in carriers:
             c.wake_if_sleeping()
             c.poller.wake()
-            if c.thread is None:
-                continue
+        for t in threads:
             if deadline is None:
-                c.thread.join()
+                t.join()
             else:
-                c.thread.join(max(0.0, deadline - _o.monotonic()))
-        return all(c.thread is None or not c.thread.is_alive()
-                   for c in self.carriers)
+                t.join(max(0.0, deadline - _o.monotonic()))
+        return not any(t.is_alive() for t in threads)
 
 
 def new_claim(fn, args, kwargs, name, group=None):
@@ -241,7 +346,10 @@ def get_runtime(carriers=None):
         threshold = _configured_threshold
         if threshold is None:
             threshold = threshold_from_env()
-        rt = Runtime(n, threshold)
+        most = _configured_max
+        if most is None:
+            most = default_max_carriers()
+        rt = Runtime(n, threshold, max_carriers=max(n, most))
         rt.start()
         _current = rt
         if not _atexit_registered:
@@ -274,7 +382,8 @@ _KEEP: Final = _Keep.KEEP
 
 
 def configure(carriers: int | None | _Keep = _KEEP, *,
-              monitor_threshold: float | None | _Keep = _KEEP) -> None:
+              monitor_threshold: float | None | _Keep = _KEEP,
+              max_carriers: int | None | _Keep = _KEEP) -> None:
     """Settings for the next runtime start; an argument left out keeps its
     setting, None restores the default.
 
@@ -282,16 +391,23 @@ def configure(carriers: int | None | _Keep = _KEEP, *,
     else 1 with the GIL and one per CPU without).  ``monitor_threshold``:
     seconds a carrier may go without coming back to its scheduler before
     the monitor reports it (default: VTHREADS_MONITOR_THRESHOLD, else
-    0.1); 0 turns the monitor off.  RuntimeError while a runtime runs:
-    call it before the first ``spawn`` or ``run``, or after ``shutdown()``.
-    Any thread.
+    0.1); 0 turns the monitor off, and with it compensation.
+    ``max_carriers``: the most carriers there may be at once, the extra
+    ones included that compensation starts while every carrier is blocked
+    in a call that does not park (default: VTHREADS_MAX_CARRIERS, else
+    256); at most ``carriers``, no extra carrier starts.  TypeError or
+    ValueError for a bad value, before anything changes.  RuntimeError
+    while a runtime runs: call it before the first ``spawn`` or ``run``,
+    or after ``shutdown()``.  Any thread.
     """
-    global _configured, _configured_threshold
+    global _configured, _configured_threshold, _configured_max
     if carriers is not _KEEP and carriers is not None:
         check_carriers(carriers)
     if monitor_threshold is not _KEEP and monitor_threshold is not None:
         monitor_threshold = check_seconds(monitor_threshold,
                                           "monitor_threshold")
+    if max_carriers is not _KEEP and max_carriers is not None:
+        check_carriers(max_carriers, "max_carriers")
     with _state_lock:
         if _current is not None and not _current.closing:
             raise RuntimeError("configure() must be called before the "
@@ -300,6 +416,8 @@ def configure(carriers: int | None | _Keep = _KEEP, *,
             _configured = carriers
         if monitor_threshold is not _KEEP:
             _configured_threshold = monitor_threshold
+        if max_carriers is not _KEEP:
+            _configured_max = max_carriers
 
 
 def shutdown(timeout: float | None = None) -> bool:
@@ -373,7 +491,8 @@ def _after_fork():
         vt._retrieved = True
         complete(vt, None, Cancelled("did not survive os.fork()"))
     rt.carriers = [c]
-    rt.size = 1
+    rt.size = 1                 # it never retires, even if it was extra
+    rt._extra_threads = []
     if rt.monitor is not None:  # its thread is gone: the child goes without
         rt.monitor.close_files()
         rt.monitor = None

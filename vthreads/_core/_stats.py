@@ -36,6 +36,12 @@ class CarrierStatistics:
     parks: int
     steals: int                 # unstarted vthreads taken from others
     sleeps: int                 # times it slept (poller or doze)
+    # What follows has defaults so that code building one keeps working.
+    extra: bool = False         # started by compensation; retires idle
+    blocked_since: float | None = None  # time.monotonic() seconds
+    holder: int | None = None   # id of the vthread holding it, if known
+    waiting_behind: tuple[int, ...] = ()    # ids of the started vthreads
+                                # pinned to it while it is blocked
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class Statistics:
     helper_threads: int = 0             # to_thread's pool
     helper_threads_idle: int = 0
     helper_jobs_queued: int = 0
+    extra_carriers: int = 0             # running now (in ``carriers``)
+    extra_carriers_started: int = 0     # since the runtime started
+    max_carriers: int = 0               # 0: none runs
 
 
 def statistics() -> Statistics:
@@ -74,19 +83,23 @@ def statistics() -> Statistics:
     now = _o.monotonic()
     per: list[CarrierStatistics] = []
     states: dict[str, int] = {}
-    for c in rt.carriers:
+    carriers = rt.carriers          # copied on write: read it once
+    for c in carriers:
         live = list(c.live)
         for vt in live:
             states[vt._state] = states.get(vt._state, 0) + 1
-        since, ticks = stalled.get(c.index, (None, None))
-        if since is not None and c.ticks != ticks:
-            since = None            # back since the monitor's last look
+        stall = stalled.get(c.index)
+        if stall is not None and c.ticks != stall.ticks:
+            stall = None            # back since the monitor's last look
         per.append(CarrierStatistics(
             index=c.index, ready=len(c.runq), live=len(live),
-            timers=len(c.timers), blocked=since is not None,
-            blocked_for=0.0 if since is None else now - since,
+            timers=len(c.timers), blocked=stall is not None,
+            blocked_for=0.0 if stall is None else now - stall.since,
             switches=c.ticks, parks=c.parks, steals=c.steals,
-            sleeps=c.sleeps))
+            sleeps=c.sleeps, extra=c.extra,
+            blocked_since=None if stall is None else stall.since,
+            holder=None if stall is None else stall.holder,
+            waiting_behind=() if stall is None else stall.behind))
     return Statistics(
         carriers=tuple(per), vthreads=MappingProxyType(states),
         injected=len(rt.injected),
@@ -95,4 +108,7 @@ def statistics() -> Statistics:
         sleeps=sum(c.sleeps for c in per),
         monitor_threshold=0.0 if monitor is None else monitor.threshold,
         monitor_reports=reports, helper_threads=pool["threads"],
-        helper_threads_idle=pool["idle"], helper_jobs_queued=pool["queued"])
+        helper_threads_idle=pool["idle"], helper_jobs_queued=pool["queued"],
+        extra_carriers=sum(c.extra for c in per),
+        extra_carriers_started=rt.extra_started,
+        max_carriers=rt.max_carriers)
