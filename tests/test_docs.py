@@ -122,6 +122,11 @@ def run_command(page, cmd, tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT                # this checkout's vthreads
     env["PYTHONUNBUFFERED"] = "1"           # stdout and stderr in order
+    if "grpc" in third_party_imports(programs):
+        # grpcio's C core logs to stderr on its own now and then (a
+        # "Got goaway" line as the channel and server close, about one
+        # run in ten): its log, not the page's output.
+        env["GRPC_VERBOSITY"] = "NONE"
     return subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=120)
