@@ -193,3 +193,100 @@ def test_default_excepthook_prints_traceback_to_stderr():
     assert "Exception in vthread orphan" in r.stderr
     assert "RuntimeError: nobody joined me" in r.stderr
     assert "Traceback" in r.stderr
+
+
+# Kept greenlets (docs/design.md, "Kept greenlets"): a carrier of a GIL
+# build starts its next vthreads on the greenlets of finished ones.
+from vthreads._core import _carrier as _carrier_mod
+KEPT = _carrier_mod.KEEP > 0
+
+
+def _one_carrier(main):
+    vthreads.shutdown(timeout=10)
+    try:
+        return vthreads.run(main, carriers=1)
+    finally:
+        vthreads.shutdown(timeout=10)
+
+
+@pytest.mark.skipif(not KEPT, reason="no kept greenlets on this build")
+def test_a_finished_vthreads_greenlet_runs_the_next_one_on_its_carrier():
+    import greenlet
+
+    def main():
+        first = vthreads.spawn(greenlet.getcurrent)
+        g = first.result(10)
+        second = vthreads.spawn(greenlet.getcurrent)
+        return g, second.result(10), first, second
+    g1, g2, first, second = _one_carrier(main)
+    assert g1 is g2                        # reused, not a new greenlet
+    assert first.ident != second.ident and first.done() and second.done()
+
+
+@pytest.mark.skipif(KEPT, reason="kept greenlets on this build")
+def test_free_threaded_builds_start_each_vthread_on_a_new_greenlet():
+    import greenlet
+
+    def main():
+        g = vthreads.spawn(greenlet.getcurrent).result(10)
+        return g is vthreads.spawn(greenlet.getcurrent).result(10)
+    assert _one_carrier(main) is False
+
+
+def test_nothing_of_a_vthread_leaks_into_the_next_on_its_greenlet():
+    var = contextvars.ContextVar("var", default="unset")
+
+    def first():
+        var.set("first's")
+        vthreads.current().name = "renamed"
+        raise KeyError("first")
+
+    def second():
+        return var.get(), vthreads.current().name, vthreads.current_effective_deadline()
+
+    def main():
+        a = vthreads.spawn(first, name="a")
+        with pytest.raises(KeyError):
+            a.result(10)
+        with vthreads.move_on_after(1000):
+            vthreads.spawn(lambda: None).join(10)  # a deadline of its own
+        return vthreads.spawn(second, name="b").result(10)
+    value, name, deadline = _one_carrier(main)
+    assert value == "unset" and name == "b"
+    assert deadline == float("inf")
+
+
+def test_a_carrier_keeps_at_most_keep_greenlets():
+    n = _carrier_mod.KEEP + 50
+    started = []
+
+    def wait(gate):
+        started.append(1)
+        gate.wait()
+
+    def main():
+        gate = vthreads.Event()
+        vts = [vthreads.spawn(wait, gate) for _ in range(n)]
+        while len(started) < n:            # all n greenlets exist at once
+            vthreads.sleep(0)
+        gate.set()
+        for vt in vts:
+            vt.join(10)
+        return len(vthreads.current()._carrier.kept)
+    assert _one_carrier(main) == _carrier_mod.KEEP
+
+
+def test_an_exception_s_traceback_starts_at_the_vthreads_function():
+    def boom():
+        raise ValueError("x")
+
+    def main():
+        vthreads.spawn(lambda: None).join(10)   # a greenlet to reuse
+        return vthreads.spawn(boom).exception()
+    exc = _one_carrier(main)
+    names = []
+    tb = exc.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert names == ["boom"], names

@@ -57,21 +57,28 @@ Threads and guards:
 """
 
 import heapq
+import sysconfig
 from collections import deque
 
 from .. import _originals as _o
 from . import _clock
 from .._poller import Backend
-from ._switch import VGreenlet, enter, getcurrent
+from ._switch import KeptGreenlet, VGreenlet, enter, getcurrent, rest
 from ._threadtask import become_hub
 from ._ticket import READY, TIMEOUT
-from ._vthread import RUNNING
+from ._vthread import RUNNING, VThread
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot
 from ._errors import Cancelled
 
 BATCH = 64            # vthreads run between two looks at timers and fds
+# Greenlets of finished vthreads a carrier keeps for the next vthreads it
+# starts (docs/design.md, "Kept greenlets"): a greenlet's first run maps a
+# chunk for its frames and its end unmaps it, the larger part of a spawn.
+# Not on free-threaded builds: with them a Celery worker crashed at
+# start-up on 3.13t under load, not understood yet.
+KEEP = 0 if sysconfig.get_config_var("Py_GIL_DISABLED") else 64
 BALANCE_SLACK = 2     # a busy carrier takes unstarted work from one whose
                       # load (started + stealable) is more than this above
 _INJECT_TAKE = 64     # injected vthreads taken per loop
@@ -113,6 +120,7 @@ class Carrier:
         self._stopped = False
         self._multi = multi
         self._victim = index        # the carrier _balance looks at next
+        self.kept = []              # owner only: idle KeptGreenlets
         # Counters, written by the owner thread only and read by others
         # (the monitor, statistics()) without a lock, as hints.
         self.ticks = 0              # greenlets picked to run: switches
@@ -234,7 +242,14 @@ class Carrier:
             vt._finish(None, thrown if thrown is not None
                        else Cancelled("cancelled before it started"))
             return None
-        g = VGreenlet(vt._main, self.hub)
+        kept = self.kept
+        if kept:
+            g = kept.pop()
+        elif KEEP:
+            g = KeptGreenlet(_work, self.hub)
+            g.carrier = self
+        else:
+            g = VGreenlet(vt._main, self.hub)
         g.vt = vt
         g.gr_context = vt._ctx
         vt._ctx = None
@@ -281,6 +296,9 @@ class Carrier:
                     g = self.pick(True)
         finally:
             self.poller.close()
+            # Kept greenlets end here, in their own thread (GreenletExit
+            # in _work), for the same reason as the hub below.
+            self.kept.clear()
             # Drop this thread's main greenlet here, in its own thread: a
             # greenlet of a finished thread released later by another
             # thread (at interpreter exit) crashed greenlet 3.5 on 3.11.
@@ -546,3 +564,19 @@ class ExtraCarrier(Carrier):
             for fn in calls:
                 fn()
             self._stopped = True
+
+
+def _work():
+    """The body of a kept greenlet: its vthread, then, kept by its carrier
+    while the carrier has room and is not closing, the next one that the
+    carrier starts on it (``Carrier._start`` sets ``vt`` and the context).
+    ``VThread._main`` keeps no reference to the vthread while user code
+    runs, and neither does this loop."""
+    g = getcurrent()
+    c = g.carrier
+    while True:
+        VThread._main(g.vt)
+        if len(c.kept) >= KEEP or c.runtime.closing:
+            return
+        c.kept.append(g)
+        rest(c)

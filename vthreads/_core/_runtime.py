@@ -478,6 +478,11 @@ def _after_fork():
     gone = set()
     for other in rt.carriers:
         gone.update(other.live)
+        if other is not c:
+            # Kept greenlets of carriers whose threads the fork left
+            # behind: never released (their threads are gone).
+            _frozen.extend(other.kept)
+            other.kept = []
         gone.update(x[0] for x in other.runq if type(x) is list and x)
     gone.update(x[0] for x in rt.injected if x)
     gone.discard(me)

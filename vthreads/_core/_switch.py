@@ -28,13 +28,27 @@ from .. import _originals as _o
 if not _o.gil_enabled():
     _greenlet.enable_optional_cleanup(False)
 
-__all__ = ["VGreenlet", "enter", "leave", "getcurrent"]
+__all__ = ["VGreenlet", "KeptGreenlet", "enter", "leave", "rest", "getcurrent"]
 
 
 class VGreenlet(greenlet):
     """A vthread's greenlet; ``vt`` points back at its VThread handle."""
 
     __slots__ = ("vt",)
+
+
+class KeptGreenlet(VGreenlet):
+    """A greenlet that runs vthread after vthread on one carrier
+    (``_carrier``'s kept greenlets): ``carrier`` is that carrier."""
+
+    __slots__ = ("carrier",)
+
+
+def rest(carrier):
+    """A kept greenlet whose vthread finished -> the hub, as if it had
+    ended; it goes on from here when the hub enters it with its next
+    vthread."""
+    carrier.hub.switch()
 
 
 def enter(g):
