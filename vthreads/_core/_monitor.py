@@ -109,6 +109,10 @@ class Monitor:
         self._thread = OwnThread(self._run, "vthreads-monitor")
         self._thread.start()
 
+    def own_threads(self):
+        """The monitor's OS thread, once started (see _deadlock)."""
+        return [] if self._thread is None else [self._thread]
+
     def stop(self):
         if self._thread is not None:
             try:

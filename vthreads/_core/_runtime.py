@@ -98,6 +98,9 @@ class Runtime:
         self.size = n
         self.monitor = (Monitor(self.carriers, monitor_threshold)
                         if monitor_threshold > 0 else None)
+        # The deadlock watch of the run() that waits for this runtime's
+        # main vthread, or None (see _deadlock); set and cleared by it.
+        self.watch = None
 
     def __repr__(self):
         return f"<Runtime carriers={self.size} closing={self.closing}>"
@@ -157,6 +160,26 @@ class Runtime:
         for c in self.carriers:
             if c is not busy and c.wake_if_sleeping():
                 return
+
+    def own_threads(self):
+        """The OS threads of this runtime: its carriers and its monitor."""
+        threads = [c.thread for c in self.carriers if c.thread is not None]
+        if self.monitor is not None:
+            threads.extend(self.monitor.own_threads())
+        return threads
+
+    def idle_forever(self):
+        """A carrier goes to sleep with no timer and no fd: if every
+        carrier now does, have the watch look for a deadlock.  Hints
+        first (one flag per carrier); the watch re-checks under the
+        carriers' locks."""
+        watch = self.watch
+        if watch is None or self.injected:
+            return
+        for c in self.carriers:
+            if not c._forever:
+                return
+        watch.idle(self)
 
     # --- stopping -------------------------------------------------------------
 
