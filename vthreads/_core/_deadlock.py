@@ -36,7 +36,7 @@ in the runtime will fall asleep again to ask; a changed fingerprint just
 drops the suspicion (the carriers ask again when they next fall asleep).
 
 Threads and guards: ``Watch._lock`` guards ``suspect``, ``reported``,
-``retry_at`` and ``_backoff``.  ``idle`` runs on a carrier thread (the
+``retry_at``, ``_backoff`` and ``declined``.  ``idle`` runs on a carrier thread (the
 hub's sleep path, which must not park: it takes plain locks and fires a
 ticket); ``check`` and ``deadline`` in the main thread, in ``serve``.
 Cost: nothing on park or unpark; a carrier's sleep reads one flag per
@@ -157,6 +157,8 @@ class Watch:
         self.reported = None        # the fingerprint last reported
         self.retry_at = None        # when to judge ``suspect`` again
         self._backoff = _BACKOFF_FIRST
+        # Judgements that found a possible waker alive (tests wait for it)
+        self.declined = 0
 
     def idle(self, rt):
         """On a carrier going to sleep for good, all others asleep too
@@ -195,6 +197,7 @@ class Watch:
                 self._backoff = _BACKOFF_FIRST
                 return
             if verdict is False:            # a possible waker lives
+                self.declined += 1
                 self.retry_at = _o.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
                 return
