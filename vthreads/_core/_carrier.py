@@ -247,11 +247,12 @@ class Carrier:
         self._maintain()
         self.budget = BATCH
 
-    def quiet_locked(self, reasons):
+    def quiet_locked(self, reasons=None):
         """With ``_lock`` held (by _deadlock, which holds every
         carrier's): this carrier's ``ticks`` if it sleeps for good -- no
-        timer, no fd, not woken, nothing posted or queued -- and every
-        vthread on it is parked with one of ``reasons``; else None.
+        timer, no fd, not woken, nothing posted or queued -- and, unless
+        ``reasons`` is None, every vthread on it is parked with one of
+        ``reasons``; else None.
 
         Safe from another thread: the carrier set ``_sleeping`` and
         ``_forever`` under ``_lock`` after its last change to ``live``,
@@ -260,9 +261,10 @@ class Carrier:
         if not self._sleeping or not self._forever or self._notified \
                 or self._ready_in or self._calls_in or self.runq:
             return None
-        for vt in self.live:
-            if vt._state != PARKED or vt._reason not in reasons:
-                return None
+        if reasons is not None:
+            for vt in self.live:
+                if vt._state != PARKED or vt._reason not in reasons:
+                    return None
         return self.ticks
 
     # --- the hub ------------------------------------------------------------

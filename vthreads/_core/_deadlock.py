@@ -15,9 +15,11 @@ is proven is narrow (docs/design.md, "Deadlocks", says why it suffices):
    vthread parked with a reason in ``PRIMITIVES``.  Its value is the sum
    of the carriers' ``ticks`` (greenlets picked to run): a fingerprint
    that any run of any vthread changes.  A carrier that starts such a
-   sleep checks this (``Carrier._maintain`` -> ``Runtime.idle_forever``),
-   so the last carrier to fall asleep always does; on success it only
-   records the fingerprint and wakes the main thread.
+   sleep checks the carriers' part of it (``Carrier._maintain`` ->
+   ``Runtime.idle_forever``), so the last carrier to fall asleep always
+   does; on success it only records the fingerprint and wakes the main
+   thread, which makes the whole check (below, the walk over the
+   vthreads comes after the cheap look for wakers).
 2. In the main thread: no Python signal handler other than the
    defaults and vthreads' own; no ``to_thread`` job queued or running;
    no OS thread in the process but the main thread, this runtime's
@@ -31,9 +33,14 @@ is proven is narrow (docs/design.md, "Deadlocks", says why it suffices):
    happened since 1 woke one.
 
 Only then is the deadlock reported.  Step 2 failing (an OS thread is
-alive) is looked at again later, with a back-off up to 1 s, since nothing
-in the runtime will fall asleep again to ask; a changed fingerprint just
-drops the suspicion (the carriers ask again when they next fall asleep).
+alive) is looked at again later, with a back-off from 10 ms up to 1 s,
+since nothing in the runtime may fall asleep again to ask; until then the
+carriers' new suspicions only update the fingerprint and do not wake the
+main thread.  So a program whose vthreads an OS thread feeds wakes the
+main thread at most once per back-off period, and a deadlock that follows
+the end of the last outside thread is reported up to 1 s late.  A
+suspicion that fails step 1 or 3 is dropped (the carriers ask again when
+they next all fall asleep).
 
 Threads and guards: ``Watch._lock`` guards ``suspect``, ``reported``,
 ``retry_at``, ``_backoff`` and ``declined``.  ``idle`` runs on a carrier thread (the
@@ -80,8 +87,10 @@ MESSAGE = ("all vthreads are asleep - deadlock! Every vthread waits on a "
            "fd, helper job or other thread can wake one.  The vthreads:")
 
 
-def quiet(rt):
-    """The fingerprint of step 1 of the header, or None."""
+def quiet(rt, reasons=PRIMITIVES):
+    """The fingerprint of step 1 of the header, or None.  With
+    ``reasons=None``, the carriers' part only (no walk over the vthreads):
+    what a carrier checks as it falls asleep."""
     carriers = rt.carriers
     taken = []
     try:
@@ -92,7 +101,7 @@ def quiet(rt):
             return None
         ticks = 0
         for c in carriers:
-            t = c.quiet_locked(PRIMITIVES)
+            t = c.quiet_locked(reasons)
             if t is None:
                 return None
             ticks += t
@@ -155,71 +164,82 @@ class Watch:
         self._lock = _o.allocate_lock()
         self.suspect = None         # a fingerprint seen quiet, not judged yet
         self.reported = None        # the fingerprint last reported
-        self.retry_at = None        # when to judge ``suspect`` again
+        self.retry_at = None        # no judging before then (a waker lived)
         self._backoff = _BACKOFF_FIRST
         # Judgements that found a possible waker alive (tests wait for it)
         self.declined = 0
 
     def idle(self, rt):
         """On a carrier going to sleep for good, all others asleep too
-        (a hint): step 1, and if it holds, wake the main thread."""
-        ticks = quiet(rt)
+        (a hint): the carriers' part of step 1 (no walk over the
+        vthreads), and if it holds, record it and wake the main thread
+        -- unless a judgement is already due later (a possible waker was
+        alive then): the main thread wakes for it by itself."""
+        ticks = quiet(rt, None)
         if ticks is None:
             return
         with self._lock:
             if ticks == self.reported or ticks == self.suspect:
                 return
+            first = self.suspect is None
             self.suspect = ticks
-            self.retry_at = None
-            self._backoff = _BACKOFF_FIRST
-        self._wake()
+            retry = self.retry_at
+        # With a judgement due later, the main thread's wait already ends
+        # then -- unless it had no suspicion to time it by.
+        if first or retry is None or _o.monotonic() >= retry:
+            self._wake()
 
     def deadline(self):
         """When the main thread must look again, on the real clock, or
         None."""
-        return self.retry_at
+        with self._lock:
+            return self.retry_at if self.suspect is not None else None
 
     def check(self):
         """In the main thread, after each round of its wait: judge the
-        suspicion, if there is one and it is due (steps 2 and 3)."""
+        suspicion, if there is one and it is due (steps 1 to 3)."""
         with self._lock:
             ticks = self.suspect
             retry = self.retry_at
         if ticks is None or (retry is not None
                              and _o.monotonic() < retry):
             return
-        verdict = self._judge(ticks)
+        verdict = self._judge()
         with self._lock:
-            if self.suspect != ticks:       # a newer one came meanwhile
-                return
-            if verdict is None:             # something ran: drop it
-                self.suspect = self.retry_at = None
-                self._backoff = _BACKOFF_FIRST
-                return
             if verdict is False:            # a possible waker lives
                 self.declined += 1
                 self.retry_at = _o.monotonic() + self._backoff
                 self._backoff = min(self._backoff * 2, _BACKOFF_MAX)
+                if quiet(self.rt, None) is None:
+                    self.suspect = None     # busy: the carriers ask again
                 return
-            self.suspect = self.retry_at = None
+            self.retry_at = None
+            self._backoff = _BACKOFF_FIRST
+            if self.suspect == ticks:
+                self.suspect = None
+            if verdict is None:             # not a deadlock after all
+                return
             # Before the dump: the carriers wake to answer it and fall
             # asleep again with this same fingerprint, which is ignored.
-            self.reported = ticks
+            self.reported = verdict
         self._report()
 
-    def _judge(self, ticks):
-        """True: deadlock; False: a possible waker lives (look again
-        later); None: something ran since the fingerprint."""
+    def _judge(self):
+        """A fingerprint: deadlock; False: a possible waker lives (look
+        again later); None: not quiet, or something ran meanwhile."""
         rt = self.rt
         if _wakers(rt, self._main):
-            return False if quiet(rt) == ticks else None
+            return False
+        ticks = quiet(rt)
+        if ticks is None:
+            return None
         was = gc.isenabled()
         gc.collect()
         gc.disable()
         try:
             if _wakers(rt, self._main):
-                return False if quiet(rt) == ticks else None
-            return True if quiet(rt) == ticks else None
+                return False
+            return ticks if quiet(rt) == ticks else None
         finally:
             if was:
                 gc.enable()
