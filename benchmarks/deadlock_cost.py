@@ -1,6 +1,6 @@
 """What deadlock detection costs: run() with its watch on against off.
 
-    python3 benchmarks/deadlock_cost.py [--repeat 7] [--carriers 1 2]
+    python3 benchmarks/deadlock_cost.py [--repeat 7] [--carriers 1 2] [--works ...]
 
 The watch adds nothing to park or unpark; a carrier that falls asleep
 with no timer and no fd reads one flag per carrier, and only when every
@@ -95,6 +95,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--carriers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--works", nargs="+", default=WORKS, choices=WORKS)
     args = ap.parse_args()
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(f"CPU per round, medians of {args.repeat} alternating runs; "
@@ -102,7 +103,7 @@ def main():
     print("| workload | carriers | watch off | watch on | on / off |")
     print("|---|---|---|---|---|")
     for carriers in args.carriers:
-        for work in WORKS:
+        for work in args.works:
             runs = {"off": [], "on": []}
             for _ in range(args.repeat):
                 for how in ("off", "on"):

@@ -34,9 +34,8 @@ is proven is narrow (docs/design.md, "Deadlocks", says why it suffices):
 
 Only then is the deadlock reported.  Step 2 failing (an OS thread is
 alive) is looked at again later, with a back-off from 10 ms up to 1 s,
-since nothing in the runtime may fall asleep again to ask; until then the
-carriers' new suspicions only update the fingerprint and do not wake the
-main thread.  So a program whose vthreads an OS thread feeds wakes the
+since nothing in the runtime may fall asleep again to ask; until then a
+carrier falling asleep does not even check (the judgement will).  So a program whose vthreads an OS thread feeds wakes the
 main thread at most once per back-off period, and a deadlock that follows
 the end of the last outside thread is reported up to 1 s late.  A
 suspicion that fails step 1 or 3 is dropped (the carriers ask again when
@@ -174,7 +173,12 @@ class Watch:
         (a hint): the carriers' part of step 1 (no walk over the
         vthreads), and if it holds, record it and wake the main thread
         -- unless a judgement is already due later (a possible waker was
-        alive then): the main thread wakes for it by itself."""
+        alive then): the main thread wakes for it by itself, and makes
+        its own check then, so this one is skipped (read as hints: a
+        stale read only costs the check).  A program whose vthreads an
+        OS thread feeds thus takes no carrier's lock per sleep."""
+        if self.suspect is not None and self.retry_at is not None:
+            return
         ticks = quiet(rt, None)
         if ticks is None:
             return
