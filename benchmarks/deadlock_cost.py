@@ -22,6 +22,11 @@ on (the default) or off (``_deadlock.enabled = False``), the two
 alternating.  A cell is the median CPU time of the whole process (user +
 system, every thread: the main thread's judging included) per round over
 R runs; the last column is on / off.
+
+``--leaks`` instead times one ``vthreads.leaks()`` (its ``gc.collect()``
+and its walk) in a program holding N extra small objects, with 100
+vthreads parked on queues: the wall time, during which the carriers
+pause.
 """
 
 import argparse
@@ -82,6 +87,43 @@ print(vthreads.run(main, carriers=carriers))
 
 WORKS = ["queue_pingpong", "thread_pingpong", "spawn_join"]
 
+LEAKS = r"""
+import gc, sys, time
+sys.path.insert(0, sys.argv[1])
+import vthreads
+junk = [{"a": [i], "b": (i, str(i))} for i in range(int(sys.argv[2]))]
+def main():
+    qs = [vthreads.Queue() for _ in range(100)]
+    vts = [vthreads.spawn(q.get) for q in qs]
+    while vthreads.statistics().vthreads.get("parked", 0) < 100:
+        vthreads.sleep(0.001)
+    t0 = time.perf_counter()
+    found = vthreads.leaks()
+    t = time.perf_counter() - t0
+    assert found == [], found
+    for q in qs:
+        q.put(None)
+    return len(gc.get_objects()), t
+print(*vthreads.run(main))
+"""
+
+
+def leaks_cost(repeat):
+    print(f"one leaks() call, medians of {repeat} runs; "
+          f"{sys.version.split()[0]}")
+    print("| objects tracked by gc | leaks() |")
+    print("|---|---|")
+    for extra in (0, 100_000, 1_000_000):
+        runs = []
+        for _ in range(repeat):
+            out = subprocess.run([sys.executable, "-c", LEAKS, ROOT,
+                                  str(extra)], capture_output=True,
+                                 text=True, timeout=600, check=True).stdout
+            n, t = out.split()
+            runs.append(float(t))
+        print(f"| {int(n):,} | {statistics.median(runs) * 1e3:.0f} ms |",
+              flush=True)
+
 
 def one(work, how, carriers):
     out = subprocess.run([sys.executable, "-c", CODE, ROOT, work, how,
@@ -96,7 +138,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--carriers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--works", nargs="+", default=WORKS, choices=WORKS)
+    ap.add_argument("--leaks", action="store_true",
+                    help="time leaks() instead")
     args = ap.parse_args()
+    if args.leaks:
+        leaks_cost(args.repeat)
+        return
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(f"CPU per round, medians of {args.repeat} alternating runs; "
           f"{sys.version.split()[0]}, GIL {'on' if gil else 'off'}")

@@ -86,7 +86,7 @@ def _stack_values(frame, out):
         frame = frame.f_back
 
 
-def _gather(carrier):
+def _gather(carrier: Any) -> list[Any]:
     """On ``carrier``'s thread: [(vt, waited-on object or None, ticket,
     stack values)] for each vthread it runs."""
     me = getcurrent()
@@ -132,7 +132,10 @@ def _wait(answer, deadline):
 def _mark(roots, marked, opaque):
     """Mark (ids in ``marked``) everything reachable from ``roots``,
     not following the objects whose ids are in ``opaque``."""
-    todo = [o for o in roots if id(o) not in marked]
+    # Only objects the collector tracks can hold a primitive: the others
+    # (ints, strings, containers of nothing but those) are not followed.
+    tracked = gc.is_tracked
+    todo = [o for o in roots if id(o) not in marked and tracked(o)]
     get = gc.get_referents
     while todo:
         obj = todo.pop()
@@ -142,12 +145,10 @@ def _mark(roots, marked, opaque):
         marked.add(i)
         if i in opaque:
             continue
-        for r in get(obj):
-            if id(r) not in marked:
-                todo.append(r)
+        todo.extend(r for r in get(obj) if tracked(r) and id(r) not in marked)
 
 
-def _os_roots(skip):
+def _os_roots(skip: set[int]) -> list[Any]:
     roots: list[Any] = [sys.modules]
     for ident, frame in sys._current_frames().items():
         if ident not in skip:
@@ -205,7 +206,7 @@ def leaks(timeout: float | None = 1.0) -> list[VThread]:
         release.release()
 
 
-def _scan(records, rt):
+def _scan(records: list[Any], rt: Any) -> list[VThread]:
     """Steps 3 and 4 of the header, on the gathered ``records``."""
     # The carriers' own current frames are their hubs and vthreads,
     # described in ``records``; the caller's is among them if it is one.
