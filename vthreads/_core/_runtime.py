@@ -16,6 +16,9 @@ Threads and guards:
   carriers have decided to stop.  ``closing`` is read without it by
   carriers, which only stop once ``injected`` is empty as well.
 - ``_started`` / ``_stopped`` counters are guarded by ``_lock``.
+- ``watch`` (the deadlock watch, _deadlock) is set and cleared by the
+  thread that waits in ``run()``; carriers read it as a hint when they
+  fall asleep, and the watch re-checks under their locks.
 
 Shutdown, in order:
   1. mark the runtime closing (under ``_lock``) and unset it as the
@@ -401,6 +404,7 @@ def _after_fork():
         rt.monitor.close_files()
         rt.monitor = None
     rt.injected.clear()
+    rt.watch = None             # its run() waits in the parent, not here
     c._multi = False
     c._sleeping = None
     c._notified = False
