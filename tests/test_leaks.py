@@ -130,6 +130,26 @@ def test_held_by_a_waiter_that_can_be_woken_is_not_leaked(carriers):
         v.exception(10)
 
 
+def test_the_pause_is_not_a_monitor_report():
+    """The carriers wait on purpose while leaks() scans: however long
+    that takes, the monitor does not call them held."""
+    vthreads.shutdown(timeout=10)
+    vthreads.configure(carriers=2, monitor_threshold=0.002)
+    try:
+        junk = [[i] for i in range(300_000)]    # a scan of many ms
+        vt = vthreads.spawn(orphan)
+        parked(vt)
+        before = vthreads.statistics().monitor_reports
+        assert vthreads.leaks() == [vt]
+        assert vthreads.statistics().monitor_reports == before
+        vt.cancel()
+        vt.exception(10)
+        del junk
+    finally:
+        assert vthreads.shutdown(timeout=10)
+        vthreads.configure(None, monitor_threshold=None)
+
+
 def test_no_runtime_no_leaks():
     vthreads.shutdown(timeout=10)
     assert vthreads.leaks() == []

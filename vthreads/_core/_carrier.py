@@ -44,6 +44,8 @@ Threads and guards:
   and asks the runtime to look for a deadlock (_deadlock): with every
   carrier's ``_lock`` held, a sleeping carrier cannot run anything, so
   its owner-only fields can be read then (see _deadlock's header).
+- ``paused`` is written by the owner (``pause_until``, while leaks()
+  scans) and read by the monitor as a hint, like the counters.
 - Reads of ``runq``, ``_ready_in`` or ``_sleeping`` from other threads
   without the lock are hints used only to skip work; a stale hint costs
   parallelism or a wake-up syscall, never correctness.
@@ -109,6 +111,7 @@ class Carrier:
         self.parks = 0
         self.steals = 0
         self.sleeps = 0             # times it slept: poller or doze wake-ups
+        self.paused = False         # held on purpose by leaks() (pause_until)
 
     def __repr__(self):
         return (f"<Carrier {self.index} live={len(self.live)} "
@@ -266,6 +269,17 @@ class Carrier:
                 if vt._state != PARKED or vt._reason not in reasons:
                     return None
         return self.ticks
+
+    def pause_until(self, lock):
+        """On the owner thread, from a posted call: wait until ``lock`` is
+        free, running nothing meanwhile (leaks() scans a still world).
+        ``paused`` tells the monitor that this hold is meant."""
+        self.paused = True
+        try:
+            lock.acquire()
+            lock.release()
+        finally:
+            self.paused = False
 
     # --- the hub ------------------------------------------------------------
 

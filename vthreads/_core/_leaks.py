@@ -115,8 +115,7 @@ def _answer_and_wait(carrier, answer, release):
         complete(answer, None, exc)
     else:
         complete(answer, data, None)
-    release.acquire()               # the scan runs: stay still
-    release.release()
+    carrier.pause_until(release)    # the scan runs: stay still
 
 
 def _wait(answer, deadline):

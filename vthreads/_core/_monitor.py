@@ -144,7 +144,7 @@ class Monitor:
     def _sample(self, c, w, now):
         ticks = c.ticks
         clock = _thread_clock(self._fds, c.native_id, c.thread_id)
-        if ticks != w.ticks or c._sleeping is not None:
+        if ticks != w.ticks or c._sleeping is not None or c.paused:
             if w.reported or c.index in self.stalled:
                 with self._lock:
                     self.stalled.pop(c.index, None)
