@@ -105,6 +105,18 @@ def test_lone_event_wait_is_reported(run, env):
     assert_reported(r, "parked on EVENT_WAIT", "vthreads.Event().wait()")
 
 
+def test_vthreads_own_dump_signal_handler_is_not_a_waker(run, env):
+    r = run("""
+        import signal
+        assert signal.getsignal(signal.SIGUSR2) not in (
+            signal.SIG_DFL, signal.SIG_IGN, None)
+        def main():
+            vthreads.Event().wait()
+        vthreads.run(main)
+    """, dict(env, VTHREADS_DUMP_SIGNAL="USR2"))
+    assert_reported(r, "parked on EVENT_WAIT")
+
+
 def test_main_may_catch_it_and_the_error_carries_the_dump(run, env):
     r = run("""
         def main():
