@@ -16,7 +16,8 @@ How, in a stopped world:
    the object it waits on.  Then that carrier waits, on its hub, until
    the scan is over, so no vthread moves an object meanwhile.  (OS
    threads of the program do go on.)
-3. Mark, with ``gc.get_referents``, from the roots: ``sys.modules``, the
+3. Mark, with ``gc.get_referents`` (strings and numbers are not
+   followed), from the roots: ``sys.modules``, the
    frames of every OS thread (``sys._current_frames``, less this
    module's own), the signal handlers, and the vthreads that are not
    candidates with their stacks.  The carriers' ``live`` sets are not
@@ -69,6 +70,7 @@ from ._vthread import PARKED, VThread
 __all__ = ["leaks"]
 
 _HERE = __file__
+_ATOMIC = frozenset({str, bytes, int, float, complex, bool, type(None)})
 
 
 class _Answer:
@@ -132,10 +134,11 @@ def _wait(answer, deadline):
 def _mark(roots, marked, opaque):
     """Mark (ids in ``marked``) everything reachable from ``roots``,
     not following the objects whose ids are in ``opaque``."""
-    # Only objects the collector tracks can hold a primitive: the others
-    # (ints, strings, containers of nothing but those) are not followed.
-    tracked = gc.is_tracked
-    todo = [o for o in roots if id(o) not in marked and tracked(o)]
+    # Strings, numbers and the like hold no reference: not followed.
+    # (Not ``gc.is_tracked``: 3.13t reports modules, classes and functions
+    # as untracked, and they hold most of a program.)
+    atomic = _ATOMIC
+    todo = [o for o in roots if id(o) not in marked]
     get = gc.get_referents
     while todo:
         obj = todo.pop()
@@ -145,7 +148,8 @@ def _mark(roots, marked, opaque):
         marked.add(i)
         if i in opaque:
             continue
-        todo.extend(r for r in get(obj) if tracked(r) and id(r) not in marked)
+        todo.extend(r for r in get(obj)
+                    if type(r) not in atomic and id(r) not in marked)
 
 
 def _os_roots(skip: set[int]) -> list[Any]:
