@@ -19,7 +19,8 @@ How, in a stopped world:
 3. Mark, with ``gc.get_referents`` (strings and numbers are not
    followed), from the roots: ``sys.modules``, the
    frames of every OS thread (``sys._current_frames``, less this
-   module's own), the signal handlers, and the vthreads that are not
+   module's own and those of vthreads' monitor, inspect listener and dump
+   writers, which hold the runtime's frames, not the program's), the signal handlers, and the vthreads that are not
    candidates with their stacks.  The carriers' ``live`` sets are not
    followed (they are the runtime's, not the program's: a vthread only
    they hold is one the program dropped), nor are candidates' VThread
@@ -63,6 +64,7 @@ from .. import _originals as _o
 from ._block import TIMEOUT, block, timeout_to_deadline
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._deadlock import PRIMITIVES
+from ._ownthread import OwnThread
 from ._runtime import current_runtime
 from ._switch import getcurrent
 from ._vthread import PARKED, VThread
@@ -70,6 +72,8 @@ from ._vthread import PARKED, VThread
 __all__ = ["leaks"]
 
 _HERE = __file__
+_REPORTERS = frozenset({"vthreads-monitor", "vthreads-inspect",
+                        "vthreads-dump"})
 _ATOMIC = frozenset({str, bytes, int, float, complex, bool, type(None)})
 
 
@@ -153,6 +157,10 @@ def _mark(roots, marked, opaque):
 
 
 def _os_roots(skip: set[int]) -> list[Any]:
+    # vthreads' own reporting threads hold the runtime's frames (a monitor
+    # report, a dump), not the program's.
+    skip = skip | {t.ident for t in _o.enumerate_threads()
+                   if isinstance(t, OwnThread) and t.name in _REPORTERS}
     roots: list[Any] = [sys.modules]
     for ident, frame in sys._current_frames().items():
         if ident not in skip:
