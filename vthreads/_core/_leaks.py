@@ -41,8 +41,8 @@ calls).  Such an object can be reported although something could still
 reach it: leaks() is a tool for tests and health checks, whose programs
 hold their primitives in variables, attributes and containers.
 
-Cost: one full collection, then one pass over every tracked object
-reachable from the roots, in Python -- about 1-2 us per object
+Cost: one full collection, then one pass over every object
+reachable from the roots, in Python -- about 1.5-2.5 us per object
 (docs/performance.md), with the carriers paused for that long.  Not for
 a hot path.
 
