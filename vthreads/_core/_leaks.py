@@ -160,7 +160,8 @@ def _os_roots(skip: set[int]) -> list[Any]:
     # vthreads' own reporting threads hold the runtime's frames (a monitor
     # report, a dump), not the program's.
     skip = skip | {t.ident for t in _o.enumerate_threads()
-                   if isinstance(t, OwnThread) and t.name in _REPORTERS}
+                   if isinstance(t, OwnThread) and t.name in _REPORTERS
+                   and t.ident is not None}
     roots: list[Any] = [sys.modules]
     for ident, frame in sys._current_frames().items():
         if ident not in skip:
