@@ -72,3 +72,26 @@ def test_ported_from_eventlet_example():
     other page's digest is right."""
     _selftest("ported_from_eventlet.py", "--pages", "100",
               expect="90 ok, 10 timed out: OK")
+
+
+def test_deadlock_example_is_reported():
+    """examples/deadlock.py, whose output docs/debugging.md shows."""
+    r = run_example("deadlock.py")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "vthreads.DeadlockError: all vthreads are asleep - deadlock!" \
+        in r.stderr
+    for name in ("alice->bob", "bob->alice"):
+        assert f"<VThread '{name}' parked on LOCK_ACQUIRE" in r.stderr
+    assert "with accounts[dst]:" in r.stderr
+
+
+def test_leaks_example_finds_the_forgotten_one():
+    r = run_example("leaks.py")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "did job 1"
+    leaked = [ln for ln in lines if ln.startswith("leaked:")]
+    assert len(leaked) == 1, lines
+    assert re.fullmatch(r"leaked: <VThread 'forgotten' parked on QUEUE_GET "
+                        r"<vthreads\.Queue size=0 maxsize=0 getters=1 "
+                        r"putters=0> carrier=\d>", leaked[0]), leaked

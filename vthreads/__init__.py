@@ -4,7 +4,8 @@ Greenlets multiplexed over a pool of OS carrier threads, with cooperative
 cancellation that also works in plain OS threads.  See docs/design.md.
 """
 
-from ._core import (Cancelled, CancelScope, ExceptHookArgs, TaskGroup,
+from ._core import (Cancelled, CancelScope, DeadlockError, ExceptHookArgs,
+                    TaskGroup, leaks,
                     VThread, check_cancelled, checkpoint, configure, current,
                     current_time,
                     dump,
@@ -27,7 +28,8 @@ __all__ = [
     "ChannelClosed", "Condition", "Empty", "Event", "Full", "LifoQueue", "Lock",
     "PriorityQueue", "Queue", "RLock", "Semaphore", "ShutDown",
     "SimpleQueue", "join_async", "run_coroutine", "select", "select_async",
-    "Cancelled", "CancelScope", "ExceptHookArgs", "TaskGroup", "VThread",
+    "Cancelled", "CancelScope", "DeadlockError", "ExceptHookArgs", "TaskGroup",
+    "VThread", "leaks",
     "check_cancelled", "checkpoint", "configure", "current", "current_effective_deadline",
     "current_time", "dump",
     "excepthook", "fail_after", "fail_at", "move_on_after", "move_on_at",

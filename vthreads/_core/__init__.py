@@ -11,7 +11,8 @@ from ._cancel import (CancelScope, check_number, current_effective_deadline,
                       fail_after, fail_at, move_on_after, move_on_at)
 from ._dump import FORMAT as DUMP_FORMAT, VERSION as DUMP_VERSION, dump
 from ._dump_signal import install_from_env as install_dump_signal
-from ._errors import Cancelled
+from ._errors import Cancelled, DeadlockError
+from ._leaks import leaks
 from ._fork import on_child
 from . import _inspect  # noqa: F401  (listens as a runtime starts)
 from ._inspect import socket_path
@@ -32,7 +33,7 @@ __all__ = [
     "clock", "current_time", "TIMEOUT", "INTERRUPT", "Ticket", "block", "timeout_to_deadline",
     "CancelScope", "check_number", "current_effective_deadline",
     "fail_after", "fail_at", "move_on_after", "move_on_at", "dump",
-    "Cancelled", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
+    "Cancelled", "DeadlockError", "leaks", "checkpoint", "current", "run", "sleep", "spawn", "wait_readable", "wait_writable",
     "configure", "current_runtime", "shutdown", "TaskGroup", "current_task",
     "to_thread", "ExceptHookArgs", "VThread", "default_excepthook",
     "on_child", "OwnThread", "statistics", "check_cancelled", "check_cancel",

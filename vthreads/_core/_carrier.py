@@ -24,8 +24,8 @@ noticing and the moving, and only the sleep path reads two attributes
 Threads and guards:
 - Owner thread only: ``runq`` entries that are VThreads, ``timers``,
   ``stale_timers``, ``budget``, ``live``, the poller except ``wake()``.
-- ``_lock`` guards ``_ready_in``, ``_calls_in``, ``_sleeping`` and
-  ``_notified``.  A poster appends under it and wakes the poller only if
+- ``_lock`` guards ``_ready_in``, ``_calls_in``, ``_sleeping``,
+  ``_forever`` and ``_notified``.  A poster appends under it and wakes the poller only if
   the carrier is asleep and nobody woke it yet; the carrier sets
   ``_sleeping`` under it after re-checking both inboxes and the injection
   queue, so a post is either seen before sleeping or wakes the sleep.
@@ -44,6 +44,13 @@ Threads and guards:
   carriers only ``pop()`` claims from ``stealable``.  A claim is the list
   ``[vt]`` of an unstarted vthread; whoever pops the vthread out of it
   starts it, so a claim sitting in two queues still starts once.
+- A carrier that goes to sleep with no timer and no fd waited on (the
+  only sleep that nothing but a post can end) says so in ``_forever``,
+  and asks the runtime to look for a deadlock (_deadlock): with every
+  carrier's ``_lock`` held, a sleeping carrier cannot run anything, so
+  its owner-only fields can be read then (see _deadlock's header).
+- ``paused`` is written by the owner (``pause_until``, while leaks()
+  scans) and read by the monitor as a hint, like the counters.
 - Reads of ``runq``, ``_ready_in`` or ``_sleeping`` from other threads
   without the lock are hints used only to skip work; a stale hint costs
   parallelism or a wake-up syscall, never correctness.  So is the owner's
@@ -66,7 +73,7 @@ from .._poller import Backend
 from ._switch import KeptGreenlet, VGreenlet, enter, getcurrent, rest
 from ._threadtask import become_hub
 from ._ticket import READY, TIMEOUT
-from ._vthread import RUNNING, VThread
+from ._vthread import PARKED, RUNNING, VThread
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
 from . import _spot
@@ -112,6 +119,7 @@ class Carrier:
         self._ready_in = []
         self._calls_in = []
         self._sleeping = None       # None, or how it sleeps: _DOZE / _POLL
+        self._forever = False       # asleep with no timer and no fd waited on
         self._notified = False
         self._doze = _o.allocate_lock()
         self._doze.acquire()        # held whenever the carrier is awake
@@ -127,6 +135,7 @@ class Carrier:
         self.parks = 0
         self.steals = 0
         self.sleeps = 0             # times it slept: poller or doze wake-ups
+        self.paused = False         # held on purpose by leaks() (pause_until)
 
     def __repr__(self):
         return (f"<Carrier {self.index} live={len(self.live)} "
@@ -271,6 +280,37 @@ class Carrier:
         """
         self._maintain()
         self.budget = BATCH
+
+    def quiet_locked(self, reasons=None):
+        """With ``_lock`` held (by _deadlock, which holds every
+        carrier's): this carrier's ``ticks`` if it sleeps for good -- no
+        timer, no fd, not woken, nothing posted or queued -- and, unless
+        ``reasons`` is None, every vthread on it is parked with one of
+        ``reasons``; else None.
+
+        Safe from another thread: the carrier set ``_sleeping`` and
+        ``_forever`` under ``_lock`` after its last change to ``live``,
+        ``runq`` and its vthreads, and whatever ends its sleep takes
+        ``_lock`` before the carrier runs anything again."""
+        if not self._sleeping or not self._forever or self._notified \
+                or self._ready_in or self._calls_in or self.runq:
+            return None
+        if reasons is not None:
+            for vt in self.live:
+                if vt._state != PARKED or vt._reason not in reasons:
+                    return None
+        return self.ticks
+
+    def pause_until(self, lock):
+        """On the owner thread, from a posted call: wait until ``lock`` is
+        free, running nothing meanwhile (leaks() scans a still world).
+        ``paused`` tells the monitor that this hold is meant."""
+        self.paused = True
+        try:
+            lock.acquire()
+            lock.release()
+        finally:
+            self.paused = False
 
     # --- the hub ------------------------------------------------------------
 
@@ -444,14 +484,20 @@ class Carrier:
         # waited on, the sleep is a plain lock (a futex): cheaper to enter
         # and to wake than the poller, which no event could wake anyway.
         how = _POLL if poller.waiting else _DOZE
+        # Asleep for good unless posted to: no timer and no fd can end it
+        # (see _deadlock; a stale timer counts: it ends the sleep, later).
+        forever = how is _DOZE and not self.timers
         with self._lock:
             if self._ready_in or self._calls_in or rt.injected:
                 sleep = False
             else:
                 sleep = True
                 self._sleeping = how
+                self._forever = forever
         if sleep:
             self.sleeps += 1
+            if forever and rt.watch is not None:
+                rt.idle_forever()
             timers = self.timers
             clock = rt.clock
             if clock is None:
@@ -487,6 +533,7 @@ class Carrier:
                         # back, so _doze is held again whenever awake.
                         self._doze.acquire(False)
                     self._sleeping = None
+                    self._forever = False
                     self._notified = False
             if events:
                 self._fire_io(events)

@@ -189,9 +189,11 @@ def _wait(carrier, answer, deadline):
         return answer._result if answer._done else TIMEOUT
 
 
-def collect(timeout: float | None = 1.0) -> dict[str, Any]:
+def collect(timeout: float | None = 1.0,
+            runtime: Any = None) -> dict[str, Any]:
     """The dump as data: the JSON shape of docs/debugging.md, as dicts.
-    ``timeout`` has been checked (or is checked here, as everywhere)."""
+    ``timeout`` has been checked (or is checked here, as everywhere).
+    ``runtime``: the one to describe (default: the default runtime)."""
     deadline = timeout_to_deadline(timeout)
     carriers: list[dict[str, Any]] = []
     vthreads: list[dict[str, Any]] = []
@@ -200,8 +202,8 @@ def collect(timeout: float | None = 1.0) -> dict[str, Any]:
         "time": time.time(), "monotonic": _o.monotonic(),
         "running": False, "timeout": timeout, "injected": 0,
         "carriers": carriers, "vthreads": vthreads}
-    rt = current_runtime()
-    if rt is None:
+    rt = current_runtime() if runtime is None else runtime
+    if rt is None or rt.closing:
         return head
     head["running"] = True
     here = _o.get_ident()

@@ -63,6 +63,8 @@ def install_from_env() -> None:
     def handler(signo, frame):
         OwnThread(lambda: _write(path), "vthreads-dump").start()
 
+    handler._vthreads_own = True    # type: ignore[attr-defined]  # _deadlock
+
     if _o.get_ident() != _o.main_thread_ident:
         warnings.warn("VTHREADS_DUMP_SIGNAL is set, but vthreads was first "
                       "imported outside the main thread, where no signal "

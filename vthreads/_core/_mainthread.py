@@ -27,8 +27,8 @@ its atexit functions and exits -- with the status the interpreter would
 give if that vthread was the program's main one, else 0, as when the
 last thread of a process returns.
 
-Threads: ``_lock`` guards ``_calls``, ``_ticket``, ``_serving`` and
-``_served``.  Only the main thread runs ``serve``; posters are any thread.
+Threads: ``_lock`` guards ``_calls``, ``_ticket``, ``_alert``, ``_serving``
+and ``_served``.  Only the main thread runs ``serve``; posters are any thread.
 ``_thread_ended`` writes ``_ended`` and reads ``_ticket`` without it (it
 runs from finalizers); the main thread re-reads ``_ended`` after storing
 its ticket, so an end is either seen there or fires that ticket.
@@ -41,6 +41,7 @@ from typing import Any
 
 from .. import _originals as _o
 from .._poller import READ
+from . import _deadlock
 from ._block import block
 from ._errors import Cancelled
 from ._fork import on_child
@@ -53,6 +54,7 @@ __all__ = ["call_in_main", "serve"]
 _lock = _o.allocate_lock()
 _calls: deque[list[Any]] = deque()        # [fn, args, reply ticket, result, exc, taken]
 _ticket = [None]        # the main thread's current park, while it serves
+_alert = [False]        # the deadlock watch asks for a look (see _deadlock)
 _serving = [False]
 _served = [None]        # the vthread serve() waits for
 _main = [_o.main_thread_ident]
@@ -76,7 +78,7 @@ def served():
     return _served[0]
 
 
-def serve(vt, queue):
+def serve(vt, queue, runtime=None):
     """In the main thread: ``queue()`` the unstarted ``vt`` (from the first
     park of the wait), then wait until it finishes, running posted calls
     and throwing handler exceptions into ``vt``; return ``vt``.
@@ -88,12 +90,16 @@ def serve(vt, queue):
     too, which is then simply called again -- goes to ``vt``, which
     raises it at its start if it has not started yet, as Python raises a
     signal at the program's first line.  Cancellation of the main
-    thread's own scopes ends the wait with Cancelled."""
+    thread's own scopes ends the wait with Cancelled.
+
+    With ``runtime`` (the one ``vt`` goes to), the wait also watches it
+    for a deadlock (see _deadlock) and throws DeadlockError into ``vt``
+    when every vthread waits on a primitive that nothing can set."""
     with _lock:
         if _serving[0]:
             raise RuntimeError("run() is already waiting in the main thread")
         _serving[0] = True
-    r = w = hook = None
+    r = w = hook = watch = None
     try:
         # A signal until the loop: vt is not queued, the program never ran.
         r, w = _wakeup_pipe()
@@ -104,10 +110,15 @@ def serve(vt, queue):
         hook = _UnraisableToMain(vt)
         with _lock:
             _served[0] = vt
+        if runtime is not None and _deadlock.enabled:
+            watch = _deadlock.Watch(runtime, vt, _wake_for_watch, _main[0])
+            runtime.watch = watch
         start = [queue]
         while not vt.done():
             try:
-                _serve_once(vt, r, start)
+                _serve_once(vt, r, start, watch)
+                if watch is not None:
+                    watch.check()
             except Cancelled:
                 raise
             except BaseException as exc:
@@ -116,6 +127,8 @@ def serve(vt, queue):
                     raise
         return vt
     finally:
+        if watch is not None and runtime.watch is watch:
+            runtime.watch = None
         if hook is not None:
             hook.drop()
         if w is not None:
@@ -124,6 +137,7 @@ def serve(vt, queue):
             _serving[0] = False
             _served[0] = None
             _ticket[0] = None
+            _alert[0] = False
             stranded = list(_calls)
             _calls.clear()
         for call in stranded:
@@ -233,14 +247,24 @@ def _reap_deadline(ended):
     return None
 
 
-def _serve_once(vt, r, start):
+def _wake_for_watch():
+    """From a carrier: end the main thread's wait, or its next one, so
+    that it judges the watch's suspicion (never parks)."""
+    with _lock:
+        _alert[0] = True
+        t = _ticket[0]
+    if t is not None:
+        t.fire(None)
+
+
+def _serve_once(vt, r, start, watch=None):
     ended = _ended[0]
 
     def register(ticket):
         vt._add_waiter(ticket)
         with _lock:
             _ticket[0] = ticket
-            wake = bool(_calls)
+            wake = bool(_calls) or _alert[0]
         if wake or _ended[0] != ended:      # a thread ended since: re-time
             ticket.fire(None)
         if start[0] is not None:
@@ -260,6 +284,12 @@ def _serve_once(vt, r, start):
         vt._remove_waiter(ticket)
 
     deadline = _reap_deadline(ended)
+    if watch is not None:
+        again = watch.deadline()
+        if again is not None:
+            # Both are on the real clock; block() reads the library's,
+            # which is the real one in the main thread (see _clock).
+            deadline = again if deadline is None else min(deadline, again)
     if r is None:
         block("RUN", vt, register, unregister, deadline)
     else:
@@ -267,6 +297,7 @@ def _serve_once(vt, r, start):
         _drain(r)       # the handlers run as soon as we execute bytecode
     with _lock:
         ticket, _ticket[0] = _ticket[0], None
+        _alert[0] = False           # the caller calls watch.check() next
     if ticket is not None:          # woken by a call: not a waiter any more
         vt._remove_waiter(ticket)
     while True:

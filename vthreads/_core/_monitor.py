@@ -143,6 +143,10 @@ class Monitor:
         self._thread = OwnThread(self._run, "vthreads-monitor")
         self._thread.start()
 
+    def own_threads(self):
+        """The monitor's OS thread, once started (see _deadlock)."""
+        return [] if self._thread is None else [self._thread]
+
     def stop(self):
         if self._thread is not None:
             self._stopping = True
@@ -214,7 +218,7 @@ class Monitor:
     def _sample(self, c, w, now):
         ticks = c.ticks
         clock = _thread_clock(self._fds, c.native_id, c.thread_id)
-        if ticks != w.ticks or c._sleeping is not None:
+        if ticks != w.ticks or c._sleeping is not None or c.paused:
             if w.reported or c.index in self.stalled:
                 with self._lock:
                     self.stalled.pop(c.index, None)

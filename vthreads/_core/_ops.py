@@ -84,7 +84,7 @@ def run(main: Callable[..., _T], *args: Any, carriers: int | None = None) -> _T:
             r = get_runtime()   # it began shutting down: the next one runs it
 
     if current() is None and in_main_thread():
-        serve(vt, queue)
+        serve(vt, queue, rt)
     else:
         queue()
     return vt.result()

@@ -35,6 +35,9 @@ Threads and guards:
   ``_extra_threads`` are guarded by ``_lock``; ``extra_started`` is read
   without it by statistics(), as a count.  ``size``, ``max_carriers`` and
   ``retire_after`` are set before the carriers start and only read.
+- ``watch`` (the deadlock watch, _deadlock) is set and cleared by the
+  thread that waits in ``run()``; carriers read it as a hint when they
+  fall asleep, and the watch re-checks under their locks.
 
 Shutdown, in order:
   1. mark the runtime closing (under ``_lock``) and unset it as the
@@ -145,6 +148,9 @@ class Runtime:
         self._extra_threads = []    # under _lock: for close() to join
         self.monitor = (Monitor(self, monitor_threshold)
                         if monitor_threshold > 0 else None)
+        # The deadlock watch of the run() that waits for this runtime's
+        # main vthread, or None (see _deadlock); set and cleared by it.
+        self.watch = None
 
     def __repr__(self):
         return f"<Runtime carriers={self.size} closing={self.closing}>"
@@ -258,6 +264,26 @@ class Runtime:
         for c in self.carriers:
             if c is not busy and c.wake_if_sleeping():
                 return
+
+    def own_threads(self):
+        """The OS threads of this runtime: its carriers and its monitor."""
+        threads = [c.thread for c in self.carriers if c.thread is not None]
+        if self.monitor is not None:
+            threads.extend(self.monitor.own_threads())
+        return threads
+
+    def idle_forever(self):
+        """A carrier goes to sleep with no timer and no fd: if every
+        carrier now does, have the watch look for a deadlock.  Hints
+        first (one flag per carrier); the watch re-checks under the
+        carriers' locks."""
+        watch = self.watch
+        if watch is None or self.injected:
+            return
+        for c in self.carriers:
+            if not c._forever:
+                return
+        watch.idle(self)
 
     # --- stopping -------------------------------------------------------------
 
@@ -502,6 +528,7 @@ def _after_fork():
         rt.monitor.close_files()
         rt.monitor = None
     rt.injected.clear()
+    rt.watch = None             # its run() waits in the parent, not here
     c._multi = False
     c._sleeping = None
     c._notified = False

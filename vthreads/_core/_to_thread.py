@@ -112,6 +112,13 @@ _pool = _Pool(min(32, (os.cpu_count() or 1) + 4))
 on_child(_pool.after_fork)
 
 
+def pool_idle():
+    """True if no to_thread job is queued or running (every helper
+    thread waits for work, or is on its way out)."""
+    s = _pool.statistics()
+    return s["threads"] == s["idle"] and not s["queued"]
+
+
 def helper_thread_count():
     """How many helper OS threads exist now."""
     return _pool.statistics()["threads"]

@@ -222,7 +222,7 @@ class _Selector:
         self.registered = []
         single = len(cases) == 1
         self.reason = ("CHANNEL_SEND" if cases[0].is_send else "CHANNEL_RECV") \
-            if single else "SELECT"
+            if single else "CHANNEL_SELECT"
         self.what = cases[0].ch if single else cases
 
     def _lock_all(self):

@@ -61,7 +61,7 @@ def run(main: Callable[..., _T], *args: Any, clock: MockClock | None = None,
                 raise RuntimeError("the runtime of testing.run() closed")
 
         if current() is None and in_main_thread():
-            serve(vt, queue)
+            serve(vt, queue, rt)
         else:
             queue()
         return vt.result()
