@@ -325,3 +325,46 @@ def test_the_watch_can_be_turned_off(run):
         vthreads.run(main)
     """)
     assert_not_reported(r, "None")
+
+
+def test_the_runtime_is_shut_down_so_a_program_that_ends_with_it_exits(
+        tmp_path, env):
+    # Under python -m vthreads, threading.Thread is a vthread: a worker
+    # stuck on a queue nobody feeds, joined by the main program.  After the
+    # report the interpreter's exit joins the worker's thread; without the
+    # shutdown that join would wait for ever.
+    prog = tmp_path / "stuck.py"
+    prog.write_text(textwrap.dedent("""
+        import queue, threading
+        q = queue.Queue()
+        def worker():
+            try:
+                q.get()
+            finally:
+                print("worker unwound", flush=True)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+    """))
+    r = subprocess.run([sys.executable, "-m", "vthreads", str(prog)],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=ROOT, **env))
+    assert_reported(r, "QUEUE_GET", "stuck.py")
+    assert r.stdout == "worker unwound\n"      # cancelled, so it ended
+
+
+def test_after_the_error_the_deadlocked_vthreads_are_cancelled(run, env):
+    r = run("""
+        e = vthreads.Event()
+        waiters = []
+        def main():
+            waiters.append(vthreads.spawn(e.wait))
+            e.wait()
+        try:
+            vthreads.run(main)
+        except vthreads.DeadlockError:
+            pass
+        print(waiters[0].cancelled(), vthreads.run(lambda: "fresh"))
+    """, env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "fresh"]

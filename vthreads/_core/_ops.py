@@ -17,7 +17,8 @@ from .._poller import READ, WRITE, as_fd
 from ._block import block, timeout_to_deadline, TIMEOUT
 from ._cancel import check as _check_cancel, check_seconds
 from ._mainthread import in_main_thread, serve
-from ._runtime import get_runtime, new_claim, runtime_here
+from ._errors import DeadlockError
+from ._runtime import get_runtime, new_claim, runtime_here, shutdown_runtime
 from ._switch import getcurrent
 from ._threadtask import current_task, thread_task
 
@@ -70,7 +71,9 @@ def run(main: Callable[..., _T], *args: Any, carriers: int | None = None) -> _T:
     that must happen there (``signal.signal``) and hands any exception a
     signal handler raises -- KeyboardInterrupt on Ctrl-C -- to ``main``,
     at its current or next park (docs/design.md, "The main thread, signals
-    and fork").
+    and fork").  It also watches for a deadlock and then throws
+    ``DeadlockError`` into ``main``; if ``main`` ends with it, the runtime
+    is shut down (its vthreads cancelled) before ``run()`` raises it.
     """
     if not callable(main):
         raise TypeError(f"run() needs a callable, not {type(main).__name__}")
@@ -85,9 +88,18 @@ def run(main: Callable[..., _T], *args: Any, carriers: int | None = None) -> _T:
 
     if current() is None and in_main_thread():
         serve(vt, queue, rt)
+        if isinstance(vt.exception(), DeadlockError):
+            # Nothing in the runtime can run again: cancel its vthreads and
+            # stop it, so that a program that ends with the error exits,
+            # as Go's does (a patched thread's join at exit would wait for
+            # ever).  The next spawn or run starts a fresh runtime.
+            shutdown_runtime(rt, DEADLOCK_SHUTDOWN_TIMEOUT)
     else:
         queue()
     return vt.result()
+
+
+DEADLOCK_SHUTDOWN_TIMEOUT = 5.0     # seconds for the cancelled to unwind
 
 
 def sleep(seconds: float) -> None:

@@ -470,6 +470,18 @@ def shutdown(timeout: float | None = None) -> bool:
     return rt.close(timeout)
 
 
+def shutdown_runtime(rt, timeout):
+    """Stop ``rt`` as ``shutdown()`` stops the default runtime, if it still
+    is the default (else it is being stopped already).  For ``run()``,
+    from the main thread, after a deadlock ended its main vthread."""
+    global _current
+    with _state_lock:
+        if _current is not rt:
+            return
+        _current = None
+    rt.close(timeout)
+
+
 def forked_carrier():
     """In a forked child: the carrier the child goes on with, or None."""
     return _forked[0]
