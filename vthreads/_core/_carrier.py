@@ -58,6 +58,12 @@ Threads and guards:
   spin early, and ``_doze`` says whether it was woken.
 - The monitor copies ``runq`` (``deque.copy()``, one operation) of a held
   carrier to requeue its claims elsewhere; it never changes the deque.
+  It copies the claims in ``_ready_in`` under ``_lock``.
+- ``push_new`` reads another carrier's ``live``, ``stealable`` and the
+  monitor's ``stalled`` as hints: a stale one misplaces a spawn, which a
+  claim's single pop keeps correct.  ``give_new`` appends under the
+  receiver's ``_lock`` and refuses once it has stopped; a closing
+  carrier sets ``_stopped`` under ``_lock`` only with both inboxes empty.
 - ``runtime.carriers`` is copied on write (see _runtime): read it once.
 - ExtraCarrier: ``_retired`` is guarded by ``_lock``; ``_idle_from`` and
   ``_idle_ticks`` are the owner's.
@@ -221,10 +227,14 @@ class Carrier:
 
     def give_new(self, claim):
         """From another carrier: queue the unstarted ``claim`` in this one's
-        inbox, waking it if it sleeps; False if it has stopped, or is an
-        extra carrier (which may retire: it takes work by stealing)."""
+        inbox, waking it if it sleeps; False if it has stopped, is held
+        (the monitor's report), or is an extra carrier (which may retire:
+        it takes work by stealing)."""
         if self.extra:
             return False
+        m = self.runtime.monitor
+        if m is not None and self.index in m.stalled:
+            return False            # held: a hint, the monitor moves it
         with self._lock:
             if self._stopped:
                 return False
