@@ -177,6 +177,32 @@ def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
         vthreads.configure(monitor_threshold=None)
 
 
+def test_vthreads_spawned_one_at_a_time_spread_over_the_carriers(
+        two_carriers):
+    # A server's acceptor: each connection's vthread has started (and is
+    # pinned) before the next is spawned, so balancing, which moves only
+    # queued work, never sees them.  The spawn itself places them.
+    where = []
+    gate = vthreads.Event()
+
+    def conn():
+        where.append(vthreads.current()._carrier.index)
+        gate.wait()
+
+    def main():
+        vts = []
+        for _ in range(40):
+            vts.append(vthreads.spawn(conn))
+            while len(where) < len(vts):    # started before the next
+                vthreads.sleep(0)
+        gate.set()
+        for vt in vts:
+            vt.join(10)
+
+    vthreads.run(main)
+    assert min(where.count(0), where.count(1)) >= 10, where
+
+
 def test_spawn_from_outside_is_injected_and_runs(two_carriers):
     done = []
     vts = [vthreads.spawn(done.append, i) for i in range(1000)]

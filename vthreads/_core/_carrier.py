@@ -58,6 +58,12 @@ Threads and guards:
   spin early, and ``_doze`` says whether it was woken.
 - The monitor copies ``runq`` (``deque.copy()``, one operation) of a held
   carrier to requeue its claims elsewhere; it never changes the deque.
+  It copies the claims in ``_ready_in`` under ``_lock``.
+- ``push_new`` reads another carrier's ``live``, ``stealable`` and the
+  monitor's ``stalled`` as hints: a stale one misplaces a spawn, which a
+  claim's single pop keeps correct.  ``give_new`` appends under the
+  receiver's ``_lock`` and refuses once it has stopped; a closing
+  carrier sets ``_stopped`` under ``_lock`` only with both inboxes empty.
 - ``runtime.carriers`` is copied on write (see _runtime): read it once.
 - ExtraCarrier: ``_retired`` is guarded by ``_lock``; ``_idle_from`` and
   ``_idle_ticks`` are the owner's.
@@ -129,6 +135,7 @@ class Carrier:
         self._multi = multi
         self._victim = index        # the carrier _balance looks at next
         self.kept = []              # owner only: idle KeptGreenlets
+        self._place = index         # the carrier push_new looks at next
         # Counters, written by the owner thread only and read by others
         # (the monitor, statistics()) without a lock, as hints.
         self.ticks = 0              # greenlets picked to run: switches
@@ -195,11 +202,47 @@ class Carrier:
         heapq.heappush(self.timers, (deadline, self._timer_seq, ticket))
 
     def push_new(self, claim):
-        """Queue an unstarted vthread spawned on this carrier."""
-        self.runq.append(claim)
+        """Queue an unstarted vthread spawned on this carrier -- or, with
+        several carriers, on the next one in turn if that one carries
+        clearly less (started vthreads and stealable claims, read as
+        hints): a vthread is pinned where it first runs, and this carrier
+        would start it as soon as its hub runs, before another could
+        steal it.  So a server's connections, spawned one at a time by
+        one acceptor, spread over the carriers instead of staying on the
+        acceptor's."""
         if self._multi:
+            carriers = self.runtime.carriers
+            self._place = i = (self._place + 1) % len(carriers)
+            other = carriers[i]
+            if other is not self and (
+                    len(other.live) + len(other.stealable) + BALANCE_SLACK
+                    < len(self.live) + len(self.stealable)) \
+                    and other.give_new(claim):
+                return
             self.stealable.append(claim)
+            self.runq.append(claim)
             self.runtime.wake_idle(self)
+        else:
+            self.runq.append(claim)
+
+    def give_new(self, claim):
+        """From another carrier: queue the unstarted ``claim`` in this one's
+        inbox, waking it if it sleeps; False if it has stopped, is held
+        (the monitor's report), or is an extra carrier (which may retire:
+        it takes work by stealing)."""
+        if self.extra:
+            return False
+        m = self.runtime.monitor
+        if m is not None and self.index in m.stalled:
+            return False            # held: a hint, the monitor moves it
+        with self._lock:
+            if self._stopped:
+                return False
+            self._ready_in.append(claim)
+            how = self._claim_wake()
+        if how is not None:
+            self._finish_wake(how)
+        return True
 
     def pick(self, from_hub=False):
         """The next greenlet to run, or None (empty, or batch used up).
@@ -478,7 +521,9 @@ class Carrier:
         if self._multi and self._steal():
             return
         if rt.closing and not self.live and not rt.injected:
-            self._stopped = True
+            with self._lock:        # give_new checks it under the lock
+                if not (self._ready_in or self._calls_in):
+                    self._stopped = True
             return
         # Nothing to run: sleep until a timer, an fd or a post.  With no fd
         # waited on, the sleep is a plain lock (a futex): cheaper to enter

@@ -335,6 +335,11 @@ class Monitor:
                 continue
             claims.extend((w, x) for x in queued
                           if type(x) is list and x and id(x) not in w.moved)
+            # Spawns another carrier gave it (Carrier.give_new) wait in its
+            # inbox until it takes its posts: they move too.
+            with c._lock:
+                posted = [x for x in c._ready_in if type(x) is list and x]
+            claims.extend((w, x) for x in posted if id(x) not in w.moved)
         rt = self.runtime
         if not free:
             if all(s.busy for _, s in held):

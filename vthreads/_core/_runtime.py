@@ -522,6 +522,8 @@ def _after_fork():
             _frozen.extend(other.kept)
             other.kept = []
         gone.update(x[0] for x in other.runq if type(x) is list and x)
+        # A spawn given to a sleeping carrier waits in its inbox.
+        gone.update(x[0] for x in other._ready_in if type(x) is list and x)
     gone.update(x[0] for x in rt.injected if x)
     gone.discard(me)
     for vt in gone:
