@@ -64,6 +64,7 @@ from .. import _originals as _o
 from ._block import TIMEOUT, block, timeout_to_deadline
 from ._completion import add_waiter, complete, remove_waiter, stripe
 from ._deadlock import PRIMITIVES
+from ._dump import _Answer     # one carrier's reply, completed once
 from ._ownthread import OwnThread
 from ._runtime import current_runtime
 from ._switch import getcurrent
@@ -75,15 +76,6 @@ _HERE = __file__
 _REPORTERS = frozenset({"vthreads-monitor", "vthreads-inspect",
                         "vthreads-dump"})
 _ATOMIC = frozenset({str, bytes, int, float, complex, bool, type(None)})
-
-
-class _Answer:
-    __slots__ = ("_done", "_waiters", "_result", "_exc")
-
-    def __init__(self):
-        self._done = False
-        self._waiters = None
-        self._result = self._exc = None
 
 
 def _stack_values(frame, out):
