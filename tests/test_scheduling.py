@@ -177,11 +177,14 @@ def test_a_busy_carrier_takes_unstarted_work_from_a_loaded_one(two_carriers):
         vthreads.configure(monitor_threshold=None)
 
 
-def test_vthreads_spawned_one_at_a_time_spread_over_the_carriers(
+def test_vthreads_spawned_one_at_a_time_do_not_all_stay_on_the_spawners(
         two_carriers):
     # A server's acceptor: each connection's vthread has started (and is
     # pinned) before the next is spawned, so balancing, which moves only
-    # queued work, never sees them.  The spawn itself places them.
+    # queued work, never sees them: before spawn-time placement all 40
+    # ran on the spawner's carrier.  (Where the rest go is a heuristic --
+    # an idle carrier also steals what the spawner queued -- so only the
+    # spawner's share is asserted.)
     where = []
     gate = vthreads.Event()
 
@@ -190,6 +193,7 @@ def test_vthreads_spawned_one_at_a_time_spread_over_the_carriers(
         gate.wait()
 
     def main():
+        mine = vthreads.current()._carrier.index
         vts = []
         for _ in range(40):
             vts.append(vthreads.spawn(conn))
@@ -198,9 +202,10 @@ def test_vthreads_spawned_one_at_a_time_spread_over_the_carriers(
         gate.set()
         for vt in vts:
             vt.join(10)
+        return mine
 
-    vthreads.run(main)
-    assert min(where.count(0), where.count(1)) >= 10, where
+    mine = vthreads.run(main)
+    assert len(where) - where.count(mine) >= 10, (mine, where)
 
 
 def test_spawn_from_outside_is_injected_and_runs(two_carriers):

@@ -22,8 +22,8 @@ noticing and the moving, and only the sleep path reads two attributes
 (``max_sleep``, ``idle_sleep``) that an extra carrier sets lower.
 
 Threads and guards:
-- Owner thread only: ``runq`` entries that are VThreads, ``timers``,
-  ``stale_timers``, ``budget``, ``live``, the poller except ``wake()``.
+- Owner thread only: ``runq`` entries that are VThreads, ``timers`` (a
+  _timers.TimerHeap), ``budget``, ``live``, the poller except ``wake()``.
 - ``_lock`` guards ``_ready_in``, ``_calls_in``, ``_sleeping``,
   ``_forever`` and ``_notified``.  A poster appends under it and wakes the poller only if
   the carrier is asleep and nobody woke it yet; the carrier sets
@@ -69,7 +69,6 @@ Threads and guards:
   ``_idle_ticks`` are the owner's.
 """
 
-import heapq
 import sysconfig
 from collections import deque
 
@@ -78,7 +77,8 @@ from . import _clock
 from .._poller import Backend
 from ._switch import KeptGreenlet, VGreenlet, enter, getcurrent, rest
 from ._threadtask import become_hub
-from ._ticket import READY, TIMEOUT
+from ._ticket import READY
+from ._timers import TimerHeap
 from ._vthread import PARKED, RUNNING, VThread
 from ._completion import stripe
 from ._spin import CAN_SPIN, spin_yield, spins
@@ -111,9 +111,7 @@ class Carrier:
         self.index = index
         self.runq = deque()
         self.stealable = deque()
-        self.timers = []
-        self.stale_timers = 0
-        self._timer_seq = 0
+        self.timers = TimerHeap()
         self.budget = 0
         self.live = set()
         self.poller = Backend()
@@ -198,8 +196,7 @@ class Carrier:
     # --- owner-thread helpers used by vthreads ----------------------------
 
     def add_timer(self, deadline, ticket):
-        self._timer_seq += 1
-        heapq.heappush(self.timers, (deadline, self._timer_seq, ticket))
+        self.timers.add(deadline, ticket)
 
     def push_new(self, claim):
         """Queue an unstarted vthread spawned on this carrier -- or, with
@@ -471,24 +468,8 @@ class Carrier:
                 got += 1
         self.steals += got
 
-    def _fire_timers(self, now):
-        timers = self.timers
-        while timers and timers[0][0] <= now:
-            heapq.heappop(timers)[2].fire(TIMEOUT)
-        if self.stale_timers > 64 and self.stale_timers * 2 > len(timers):
-            self.timers = [e for e in timers if e[2]]
-            heapq.heapify(self.timers)
-            self.stale_timers = 0
-
     def _next_deadline(self):
-        """The earliest deadline of a timer still armed, or None; drops
-        the stale ones in front (a mock clock must not jump to them)."""
-        timers = self.timers
-        while timers and not timers[0][2]:
-            heapq.heappop(timers)
-            if self.stale_timers:
-                self.stale_timers -= 1
-        return timers[0][0] if timers else None
+        return self.timers.next_deadline()
 
     def _fire_io(self, events):
         # Ticket.fire and VThread._resume, inlined: this is the owner
@@ -510,7 +491,7 @@ class Carrier:
         if rt.injected:
             self._take_injected()
         if self.timers:
-            self._fire_timers(_clock.now())
+            self.timers.fire_due(_clock.now())
         poller = self.poller
         if self.runq:
             if poller.waiting:
@@ -546,7 +527,7 @@ class Carrier:
             timers = self.timers
             clock = rt.clock
             if clock is None:
-                timeout = min(max(timers[0][0] - _clock.now(), 0.0),
+                timeout = min(max(timers.first() - _clock.now(), 0.0),
                               self.max_sleep) if timers else self.idle_sleep
             else:
                 timeout = clock._real_timeout(self._next_deadline())
@@ -595,7 +576,7 @@ class Carrier:
         if rt.injected:
             self._take_injected()
         if self.timers:
-            self._fire_timers(_clock.now())
+            self.timers.fire_due(_clock.now())
 
 
 class ExtraCarrier(Carrier):

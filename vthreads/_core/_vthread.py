@@ -246,7 +246,7 @@ class VThread:
         self._ticket = self._reason = self._waiting_on = None
         value = ticket.value
         if deadline is not None and value is not TIMEOUT:
-            c.stale_timers += 1
+            c.timers.went_stale()
         return value
 
     def _park_io(self, ticket, pairs, reason, obj, deadline):
